@@ -1,0 +1,250 @@
+//! One model ready to run on frames: resolves and loads it, builds its input from a frame,
+//! runs ONNX Runtime, decodes, applies NMS and maps the boxes back to frame pixels.
+//! No GStreamer types here: the element, the launcher and tests drive it alike.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use redact_models::ort::session::Session;
+use redact_models::ort::value::TensorRef;
+use redact_models::{ModelError, RuntimeError, SessionOptions};
+
+use super::detection::{Detection, ObjectClass};
+use super::families::{DecodeError, Family, Outputs, Tensor, family_for};
+use super::frame::Frame;
+use super::nms::nms;
+use super::preprocess::Preprocessor;
+
+/// What to run for one class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorConfig {
+    pub class: ObjectClass,
+    /// A model name from the catalog (`yunet-s`) or a path to an `.onnx` file.
+    pub model: String,
+    pub model_dir: Option<PathBuf>,
+    /// Minimum score kept.
+    pub threshold: f32,
+    /// Long side, in pixels, of the image the model sees; 0 = the frame's own size.
+    /// Models with a fixed input size ignore it.
+    pub input_size: usize,
+    /// Inference threads (0 = one per core).
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DetectorError {
+    Model(ModelError),
+    Runtime(RuntimeError),
+    WrongClass {
+        model: String,
+        model_class: String,
+        wanted: ObjectClass,
+    },
+    UnknownFamily {
+        model: String,
+        family: String,
+    },
+    Inference {
+        model: String,
+        reason: String,
+    },
+    Decode {
+        model: String,
+        error: DecodeError,
+    },
+}
+
+impl fmt::Display for DetectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DetectorError::Model(e) => e.fmt(f),
+            DetectorError::Runtime(e) => e.fmt(f),
+            DetectorError::WrongClass {
+                model,
+                model_class,
+                wanted,
+            } => {
+                write!(
+                    f,
+                    "model '{model}' detects {model_class}, not {wanted}: choose a {wanted} model"
+                )
+            }
+            DetectorError::UnknownFamily { model, family } => {
+                write!(
+                    f,
+                    "model '{model}' has family '{family}', which this version cannot decode"
+                )
+            }
+            DetectorError::Inference { model, reason } => {
+                write!(f, "inference with '{model}' failed: {reason}")
+            }
+            DetectorError::Decode { model, error } => write!(f, "model '{model}': {error}"),
+        }
+    }
+}
+
+impl std::error::Error for DetectorError {}
+
+pub struct Detector {
+    config: DetectorConfig,
+    name: String,
+    family: Box<dyn Family>,
+    session: Option<Session>,
+    path: PathBuf,
+    options: SessionOptions,
+    fixed_input: Option<(usize, usize)>,
+    pre: Preprocessor,
+    tensor: Vec<f32>,
+    candidates: Vec<Detection>,
+}
+
+impl fmt::Debug for Detector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Detector")
+            .field("config", &self.config)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl Detector {
+    pub fn new(config: DetectorConfig) -> Result<Detector, DetectorError> {
+        let resolved = redact_models::resolve_model(&config.model, config.model_dir.as_deref())
+            .map_err(DetectorError::Model)?;
+        let manifest = &resolved.manifest;
+        if manifest.class != config.class.as_str() {
+            return Err(DetectorError::WrongClass {
+                model: config.model.clone(),
+                model_class: manifest.class.clone(),
+                wanted: config.class,
+            });
+        }
+        let family = family_for(&manifest.family).ok_or_else(|| DetectorError::UnknownFamily {
+            model: config.model.clone(),
+            family: manifest.family.clone(),
+        })?;
+        let options = SessionOptions {
+            threads: config.threads,
+        };
+        let session =
+            redact_models::load_session(&resolved.path, options).map_err(DetectorError::Runtime)?;
+        // The graph's own input size, when it has a fixed one (dims > 0).
+        let fixed_input = session
+            .inputs()
+            .iter()
+            .find(|i| i.name() == family.input_name())
+            .and_then(|i| i.dtype().tensor_shape().map(|s| s.to_vec()))
+            .filter(|s| s.len() == 4 && s[2] > 0 && s[3] > 0)
+            .map(|s| (s[3] as usize, s[2] as usize));
+        Ok(Detector {
+            name: manifest.name.clone(),
+            family,
+            session: Some(session),
+            path: resolved.path,
+            options,
+            fixed_input,
+            pre: Preprocessor::new(),
+            tensor: Vec::new(),
+            candidates: Vec::new(),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &DetectorConfig {
+        &self.config
+    }
+
+    pub fn model_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The model input size used for a frame of this size.
+    pub fn input_size_for(&self, frame_w: usize, frame_h: usize) -> (usize, usize) {
+        let spec =
+            self.family
+                .input_spec(frame_w, frame_h, self.config.input_size, self.fixed_input);
+        (spec.width, spec.height)
+    }
+
+    pub fn set_threshold(&mut self, threshold: f32) {
+        self.config.threshold = threshold;
+    }
+
+    /// Detections in frame pixels, clipped to the frame, best first.
+    pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, DetectorError> {
+        let spec = self.family.input_spec(
+            frame.width,
+            frame.height,
+            self.config.input_size,
+            self.fixed_input,
+        );
+        let mapping = self.pre.fill_tensor(frame, &spec, &mut self.tensor);
+        let fail = |reason: String| DetectorError::Inference {
+            model: self.name.clone(),
+            reason,
+        };
+        let session = self.session.as_mut().expect("session present until drop");
+        let input = TensorRef::from_array_view((
+            [1usize, 3, spec.height, spec.width],
+            self.tensor.as_slice(),
+        ))
+        .map_err(|e| fail(e.to_string()))?;
+        let run = session
+            .run(redact_models::ort::inputs![self.family.input_name() => input])
+            .map_err(|e| fail(e.to_string()))?;
+        let mut outputs = Outputs::default();
+        for &name in self.family.output_names() {
+            let value = run
+                .get(name)
+                .ok_or_else(|| fail(format!("no output named '{name}'")))?;
+            let (shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| fail(e.to_string()))?;
+            outputs.tensors.push(Tensor {
+                name: name.to_string(),
+                shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
+                data,
+            });
+        }
+        self.candidates.clear();
+        self.family
+            .decode(
+                &outputs,
+                &spec,
+                self.config.class,
+                self.config.threshold,
+                &mut self.candidates,
+            )
+            .map_err(|error| DetectorError::Decode {
+                model: self.name.clone(),
+                error,
+            })?;
+        drop(outputs);
+        drop(run);
+
+        let (fw, fh) = (frame.width as f32, frame.height as f32);
+        let kept = nms(std::mem::take(&mut self.candidates), self.family.nms_iou());
+        let mut detections = Vec::with_capacity(kept.len());
+        for mut d in kept {
+            let [x1, y1] = mapping.to_frame(d.bbox.x, d.bbox.y);
+            let [x2, y2] = mapping.to_frame(d.bbox.x + d.bbox.w, d.bbox.y + d.bbox.h);
+            d.bbox = super::detection::BBox::from_corners(x1, y1, x2, y2).clip(fw, fh);
+            if d.bbox.w < 1.0 || d.bbox.h < 1.0 {
+                continue;
+            }
+            for p in &mut d.points {
+                *p = mapping.to_frame(p[0], p[1]);
+            }
+            detections.push(d);
+        }
+        Ok(detections)
+    }
+}
+
+impl Drop for Detector {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            redact_models::release_session(&self.path, self.options, session);
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Plain-Rust algorithms behind the elements: no GStreamer types, unit-tested on buffers.
+
+pub mod detection;
+pub mod detector;
+pub mod families;
+pub mod frame;
+pub mod nms;
+pub mod preprocess;
