@@ -1,3 +1,62 @@
-pub fn register(_p: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
-    Ok(())
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! # redactdetect
+//!
+//! Finds faces and licence plates with ONNX Runtime and attaches one
+//! `GstVideoRegionOfInterestMeta` per detection. It never changes pixels.
+//!
+//! SECTION:element-redactdetect
+//!
+//! ```text
+//! gst-launch-1.0 filesrc location=../shared/data/video/short_hamilton_clip.mp4 ! decodebin ! \
+//!     redactdetect ! fakesink
+//! ```
+//!
+//! The frame is read in its own format (I420, NV12, RGB, BGR, RGBA, BGRA, RGBx, BGRx,
+//! GRAY8): no `videoconvert` is needed in front of the element.
+//!
+//! ## The metadata contract
+//!
+//! For each detection the element adds a `GstVideoRegionOfInterestMeta`:
+//!
+//! * `roi_type`: `face` or `license-plate`;
+//! * `x`, `y`, `w`, `h`: the box in frame pixels, rounded outwards (a box is never smaller
+//!   than what the model found), clipped to the frame;
+//! * `id`: -1 (`redacttrack` sets track ids);
+//! * one param structure named `detection` with
+//!   * `confidence` (`gdouble`, 0..1),
+//!   * `class` (`gchararray`, same as `roi_type`),
+//!   * faces: `landmarks` (`GstValueArray` of 10 `gdouble`: x, y of right eye, left eye,
+//!     nose tip, right and left mouth corner, frame pixels),
+//!   * plates: `corners` (`GstValueArray` of 8 `gdouble`: x, y of the four plate corners
+//!     clockwise from top-left, frame pixels).
+//!
+//! With `interval` N > 1 the detector runs on frames 0, N, 2N, ... only; **the frames in
+//! between carry no metas from this element** (put `redacttrack` after it to fill them).
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct RedactDetect(ObjectSubclass<imp::RedactDetect>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+/// Which object classes to detect.
+#[glib::flags(name = "GstRedactClasses")]
+pub enum Classes {
+    #[flags_value(name = "Faces", nick = "face")]
+    FACE = 0b01,
+    #[flags_value(name = "Licence plates", nick = "license-plate")]
+    LICENSE_PLATE = 0b10,
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    Classes::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    gst::Element::register(
+        Some(plugin),
+        "redactdetect",
+        gst::Rank::NONE,
+        RedactDetect::static_type(),
+    )
 }
