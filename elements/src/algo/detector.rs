@@ -24,9 +24,12 @@ pub struct DetectorConfig {
     pub model_dir: Option<PathBuf>,
     /// Minimum score kept.
     pub threshold: f32,
-    /// Long side, in pixels, of the image the model sees; 0 = the frame's own size.
-    /// Models with a fixed input size ignore it.
+    /// Long side, in pixels, of the image the model sees; 0 = automatic: the frame scaled
+    /// by `input_scale`, its long side at most `AUTO_INPUT_MAX`. Models with a fixed input
+    /// size ignore both.
     pub input_size: usize,
+    /// Scale of the frame for the automatic input size (2.0 finds faces half as small).
+    pub input_scale: f32,
     /// Inference threads (0 = one per core).
     pub threads: usize,
 }
@@ -84,6 +87,20 @@ impl fmt::Display for DetectorError {
 }
 
 impl std::error::Error for DetectorError {}
+
+/// Cap on the automatic input's long side: beyond it, cost grows faster than recall.
+pub const AUTO_INPUT_MAX: usize = 1920;
+
+impl DetectorConfig {
+    /// The long side of the model input for a frame of this size (see `input_size`).
+    pub fn input_long_side(&self, frame_w: usize, frame_h: usize) -> usize {
+        if self.input_size > 0 {
+            return self.input_size;
+        }
+        let long = frame_w.max(frame_h) as f32;
+        ((long * self.input_scale).round() as usize).clamp(32, AUTO_INPUT_MAX.max(frame_w.max(frame_h)))
+    }
+}
 
 pub struct Detector {
     config: DetectorConfig,
@@ -246,5 +263,32 @@ impl Drop for Detector {
         if let Some(session) = self.session.take() {
             redact_models::release_session(&self.path, self.options, session);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(input_size: usize, input_scale: f32) -> DetectorConfig {
+        DetectorConfig {
+            class: ObjectClass::Face,
+            model: "yunet-s".into(),
+            model_dir: None,
+            threshold: 0.5,
+            input_size,
+            input_scale,
+            threads: 0,
+        }
+    }
+
+    #[test]
+    fn automatic_input_size_scales_and_caps() {
+        assert_eq!(config(0, 2.0).input_long_side(400, 300), 800);
+        assert_eq!(config(0, 2.0).input_long_side(1280, 720), 1920);
+        // A frame larger than the cap is never downscaled by the automatic size.
+        assert_eq!(config(0, 2.0).input_long_side(3840, 2160), 3840);
+        assert_eq!(config(0, 1.0).input_long_side(640, 360), 640);
+        assert_eq!(config(960, 2.0).input_long_side(1920, 1080), 960);
     }
 }

@@ -29,6 +29,7 @@ pub const DEFAULT_PLATE_MODEL: &str = "hyperlpr3-640";
 pub const DEFAULT_FACE_THRESHOLD: f64 = 0.5;
 pub const DEFAULT_PLATE_THRESHOLD: f64 = 0.3;
 pub const DEFAULT_FACE_INPUT_SIZE: u32 = 0;
+pub const DEFAULT_FACE_INPUT_SCALE: f64 = 2.0;
 pub const DEFAULT_INTERVAL: u32 = 1;
 pub const DEFAULT_THREADS: u32 = 0;
 
@@ -78,6 +79,7 @@ struct Settings {
     face_threshold: f64,
     plate_threshold: f64,
     face_input_size: u32,
+    face_input_scale: f64,
     model_dir: Option<String>,
     interval: u32,
     threads: u32,
@@ -92,6 +94,7 @@ impl Default for Settings {
             face_threshold: DEFAULT_FACE_THRESHOLD,
             plate_threshold: DEFAULT_PLATE_THRESHOLD,
             face_input_size: DEFAULT_FACE_INPUT_SIZE,
+            face_input_scale: DEFAULT_FACE_INPUT_SCALE,
             model_dir: None,
             interval: DEFAULT_INTERVAL,
             threads: DEFAULT_THREADS,
@@ -110,6 +113,7 @@ impl Settings {
                 model_dir: model_dir.clone(),
                 threshold: self.face_threshold as f32,
                 input_size: self.face_input_size as usize,
+                input_scale: self.face_input_scale as f32,
                 threads: self.threads as usize,
             });
         }
@@ -120,6 +124,7 @@ impl Settings {
                 model_dir,
                 threshold: self.plate_threshold as f32,
                 input_size: 0,
+                input_scale: 1.0,
                 threads: self.threads as usize,
             });
         }
@@ -199,9 +204,17 @@ impl ObjectImpl for RedactDetect {
                     .build(),
                 glib::ParamSpecUInt::builder("face-input-size")
                     .nick("Face input size")
-                    .blurb("Long side in pixels of the image the face detector sees; 0 = automatic (the frame upscaled 2x, at most 1920 px)")
+                    .blurb("Long side in pixels of the image the face detector sees; 0 = automatic: the frame scaled by face-input-scale, at most 1920 px (larger frames are not downscaled)")
                     .maximum(8192)
                     .default_value(DEFAULT_FACE_INPUT_SIZE)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("face-input-scale")
+                    .nick("Face input scale")
+                    .blurb("With face-input-size=0: scale of the frame for the face detector; 2 finds faces half as small as 1 does, at about 4x the cost")
+                    .minimum(0.25)
+                    .maximum(4.0)
+                    .default_value(DEFAULT_FACE_INPUT_SCALE)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("interval")
@@ -243,6 +256,7 @@ impl ObjectImpl for RedactDetect {
             }
             "model-dir" => s.model_dir = value.get().expect("type checked upstream"),
             "face-input-size" => s.face_input_size = value.get().expect("type checked upstream"),
+            "face-input-scale" => s.face_input_scale = value.get().expect("type checked upstream"),
             "interval" => s.interval = value.get().expect("type checked upstream"),
             "threads" => s.threads = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
@@ -260,6 +274,7 @@ impl ObjectImpl for RedactDetect {
             "plate-model" => s.plate_model.to_value(),
             "model-dir" => s.model_dir.to_value(),
             "face-input-size" => s.face_input_size.to_value(),
+            "face-input-scale" => s.face_input_scale.to_value(),
             "interval" => s.interval.to_value(),
             "threads" => s.threads.to_value(),
             other => unreachable!("unknown property {other}"),

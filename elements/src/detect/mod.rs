@@ -38,6 +38,11 @@ use gst::prelude::*;
 
 mod imp;
 
+pub use imp::{
+    DEFAULT_FACE_INPUT_SCALE, DEFAULT_FACE_INPUT_SIZE, DEFAULT_FACE_MODEL, DEFAULT_FACE_THRESHOLD, DEFAULT_INTERVAL, DEFAULT_PLATE_MODEL,
+    DEFAULT_PLATE_THRESHOLD, DEFAULT_THREADS,
+};
+
 glib::wrapper! {
     pub struct RedactDetect(ObjectSubclass<imp::RedactDetect>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
 }

@@ -1,0 +1,103 @@
+//! `redact detect`: detections JSON for an image, a video, or a folder of them.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::detections::DetectionsFile;
+use crate::media;
+use crate::pipeline::{DetectOptions, detect_file};
+
+/// What one file gave, for the summary line.
+#[derive(Debug, Clone)]
+pub struct FileSummary {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub detections: DetectionsFile,
+    pub seconds: f64,
+}
+
+impl FileSummary {
+    pub fn line(&self) -> String {
+        let d = &self.detections;
+        let with_any = d.frames.iter().filter(|f| !f.detections.is_empty()).count();
+        format!(
+            "{}: {}x{}, {} frame(s), {} face(s), {} plate(s), {} frame(s) with detections, {:.1} s ({:.1} fps) -> {}",
+            self.input.display(),
+            d.width,
+            d.height,
+            d.frame_count,
+            d.count("face"),
+            d.count("license-plate"),
+            with_any,
+            self.seconds,
+            d.frame_count as f64 / self.seconds.max(1e-9),
+            self.output.display()
+        )
+    }
+}
+
+fn detect_one(input: &Path, output: &Path, options: &DetectOptions) -> Result<FileSummary, String> {
+    let start = Instant::now();
+    let detections = detect_file(input, options, |_| {})?;
+    let json = serde_json::to_vec_pretty(&detections).map_err(|e| e.to_string())?;
+    media::write_atomically(output, &json).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    Ok(FileSummary { input: input.into(), output: output.into(), detections, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// Default output: `X.json` beside a file, `X.detections/` beside a folder.
+pub fn default_output(input: &Path) -> PathBuf {
+    let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
+    if input.is_dir() {
+        input.with_file_name(format!("{name}.detections"))
+    } else {
+        input.with_file_name(format!("{name}.json"))
+    }
+}
+
+/// Runs detection on `input` (file or folder). `report` receives each file's summary or
+/// error as it finishes. Fails if any file failed.
+pub fn run(input: &Path, output: Option<&Path>, options: &DetectOptions, mut report: impl FnMut(Result<&FileSummary, &str>)) -> Result<Vec<FileSummary>, String> {
+    let output = output.map(Path::to_path_buf).unwrap_or_else(|| default_output(input));
+    if input.is_file() {
+        let summary = detect_one(input, &output, options)?;
+        report(Ok(&summary));
+        return Ok(vec![summary]);
+    }
+    if !input.is_dir() {
+        return Err(format!("{}: no such file or folder", input.display()));
+    }
+    if output.is_file() {
+        return Err(format!("{}: the input is a folder, so -o must be a folder, not a file", output.display()));
+    }
+    let (files, others) = media::walk(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+    if !others.is_empty() {
+        eprintln!(
+            "warning: skipping {} file(s) that are not supported images or videos: {}",
+            others.len(),
+            others.iter().map(|p| p.strip_prefix(input).unwrap_or(p).display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if files.is_empty() {
+        return Err(format!("{}: no supported images or videos in this folder", input.display()));
+    }
+    let mut summaries = Vec::new();
+    let mut failed = 0;
+    for file in &files {
+        let rel = file.strip_prefix(input).unwrap_or(file);
+        let out = output.join(format!("{}.json", rel.display()));
+        match detect_one(file, &out, options) {
+            Ok(s) => {
+                report(Ok(&s));
+                summaries.push(s);
+            }
+            Err(e) => {
+                failed += 1;
+                report(Err(&e));
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!("{failed} of {} file(s) failed", files.len()));
+    }
+    Ok(summaries)
+}

@@ -1,0 +1,8 @@
+//! The `redact` launcher as a library: the commands' logic, shared by the binary and the
+//! end-to-end tests in `tests/`.
+
+pub mod detect;
+pub mod detections;
+pub mod eval;
+pub mod media;
+pub mod pipeline;

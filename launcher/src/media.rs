@@ -1,0 +1,78 @@
+//! Which files the launcher takes, by extension.
+
+use std::path::{Path, PathBuf};
+
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp"];
+pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov", "mkv", "webm", "avi"];
+
+pub fn extension(path: &Path) -> String {
+    path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
+}
+
+pub fn is_image(path: &Path) -> bool {
+    IMAGE_EXTENSIONS.contains(&extension(path).as_str())
+}
+
+pub fn is_supported(path: &Path) -> bool {
+    is_image(path) || VIDEO_EXTENSIONS.contains(&extension(path).as_str())
+}
+
+/// Every file under `dir`, recursively, sorted, split into supported and other files.
+pub fn walk(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut supported = Vec::new();
+    let mut other = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if is_supported(&path) {
+                supported.push(path);
+            } else {
+                other.push(path);
+            }
+        }
+    }
+    supported.sort();
+    other.sort();
+    Ok((supported, other))
+}
+
+/// Writes `bytes` to `path` through a temporary name in the same folder, so that a failure
+/// never leaves a half-written file under the final name.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.part-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_are_case_insensitive() {
+        assert!(is_image(Path::new("a/B.JPG")));
+        assert!(is_supported(Path::new("clip.MkV")));
+        assert!(!is_supported(Path::new("notes.txt")));
+        assert!(!is_supported(Path::new("noext")));
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("redact-media-test-{}", std::process::id()));
+        let path = dir.join("sub/out.json");
+        write_atomically(&path, b"{}").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{}");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("out.json")]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,254 @@
+//! Runs one file through `filesrc ! decodebin ! videoconvert ! redactdetect ! appsink` and
+//! collects the ROI metas of every frame into a `DetectionsFile`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use gst::prelude::*;
+
+use crate::detections::{DetectionRecord, DetectionsFile, FORMAT_VERSION, FrameDetections};
+use redact_elements::detect as defaults;
+
+/// The detector settings the launcher passes to `redactdetect` (same names and defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectOptions {
+    pub faces: bool,
+    pub plates: bool,
+    pub face_threshold: f64,
+    pub plate_threshold: f64,
+    pub face_model: String,
+    pub plate_model: String,
+    pub model_dir: Option<PathBuf>,
+    pub face_input_size: u32,
+    pub face_input_scale: f64,
+    pub interval: u32,
+    pub threads: u32,
+}
+
+impl Default for DetectOptions {
+    fn default() -> Self {
+        DetectOptions {
+            faces: true,
+            plates: true,
+            face_threshold: defaults::DEFAULT_FACE_THRESHOLD,
+            plate_threshold: defaults::DEFAULT_PLATE_THRESHOLD,
+            face_model: defaults::DEFAULT_FACE_MODEL.into(),
+            plate_model: defaults::DEFAULT_PLATE_MODEL.into(),
+            model_dir: None,
+            face_input_size: defaults::DEFAULT_FACE_INPUT_SIZE,
+            face_input_scale: defaults::DEFAULT_FACE_INPUT_SCALE,
+            interval: defaults::DEFAULT_INTERVAL,
+            threads: defaults::DEFAULT_THREADS,
+        }
+    }
+}
+
+impl DetectOptions {
+    /// Builds a configured `redactdetect`.
+    pub fn make_element(&self) -> Result<gst::Element, String> {
+        if !self.faces && !self.plates {
+            return Err("nothing to detect: --no-faces and --no-plates together leave no class".into());
+        }
+        let classes = match (self.faces, self.plates) {
+            (true, true) => "face+license-plate",
+            (true, false) => "face",
+            _ => "license-plate",
+        };
+        let mut builder = gst::ElementFactory::make("redactdetect")
+            .property_from_str("classes", classes)
+            .property("face-threshold", self.face_threshold)
+            .property("plate-threshold", self.plate_threshold)
+            .property("face-model", &self.face_model)
+            .property("plate-model", &self.plate_model)
+            .property("face-input-size", self.face_input_size)
+            .property("face-input-scale", self.face_input_scale)
+            .property("interval", self.interval)
+            .property("threads", self.threads);
+        if let Some(dir) = &self.model_dir {
+            builder = builder.property("model-dir", dir.to_string_lossy().into_owned());
+        }
+        builder.build().map_err(|e| format!("cannot create redactdetect: {e}"))
+    }
+}
+
+/// Registers the statically linked plugin; safe to call more than once.
+pub fn init() -> Result<(), String> {
+    gst::init().map_err(|e| format!("GStreamer failed to initialise: {e}"))?;
+    static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    REGISTERED
+        .get_or_init(|| gstredact::plugin_register_static().map_err(|e| format!("cannot register the redact plugin: {e}")))
+        .clone()
+}
+
+#[derive(Default)]
+struct Collected {
+    width: u32,
+    height: u32,
+    fps: Option<f64>,
+    frames: Vec<FrameDetections>,
+}
+
+fn records(buffer: &gst::BufferRef) -> Vec<DetectionRecord> {
+    buffer
+        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .map(|meta| {
+            let (x, y, w, h) = meta.rect();
+            let param = meta.param("detection");
+            let score = param.and_then(|p| p.get::<f64>("confidence").ok()).unwrap_or(1.0);
+            let flat: Vec<f64> = param
+                .and_then(|p| p.get::<gst::Array>("landmarks").or_else(|_| p.get::<gst::Array>("corners")).ok())
+                .map(|a| a.iter().filter_map(|v| v.get::<f64>().ok()).collect())
+                .unwrap_or_default();
+            let id = meta.id();
+            DetectionRecord {
+                class: meta.roi_type().to_string(),
+                bbox: [x as f64, y as f64, w as f64, h as f64],
+                score: (score * 1e4).round() / 1e4,
+                track_id: (id >= 0).then_some(id as i64),
+                origin: param
+                    .and_then(|p| p.get::<String>("origin").ok())
+                    .unwrap_or_else(|| "detected".into()),
+                landmarks: flat.chunks_exact(2).map(|p| [(p[0] * 10.0).round() / 10.0, (p[1] * 10.0).round() / 10.0]).collect(),
+            }
+        })
+        .collect()
+}
+
+/// Explains a pipeline error in the user's terms.
+fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
+    let hint = if message.contains("Could not determine type of stream") {
+        " (not an image or video GStreamer can read: supported are jpg, png, webp, mp4, mov, mkv, webm, avi)"
+    } else if message.contains("missing a plug-in") {
+        " (install the GStreamer plugin packages: run ./setup)"
+    } else {
+        ""
+    };
+    match debug {
+        Some(d) if !d.is_empty() && std::env::var_os("REDACT_DEBUG").is_some() => {
+            format!("{}: {message}{hint} [{d}]", path.display())
+        }
+        _ => format!("{}: {message}{hint}", path.display()),
+    }
+}
+
+/// Detects on every frame of an image or video file. `on_frame` is called with the frame
+/// count after each frame (for progress).
+pub fn detect_file(path: &Path, options: &DetectOptions, on_frame: impl Fn(u64) + Send + Sync + 'static) -> Result<DetectionsFile, String> {
+    init()?;
+    if !path.is_file() {
+        return Err(format!("{}: no such file", path.display()));
+    }
+    let pipeline = gst::Pipeline::new();
+    let make = |factory: &str| {
+        gst::ElementFactory::make(factory)
+            .build()
+            .map_err(|_| format!("GStreamer element '{factory}' is missing: run ./setup to install the plugin packages"))
+    };
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", path.to_string_lossy().as_ref())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let decode = make("decodebin")?;
+    let convert = make("videoconvert")?;
+    let detect = options.make_element()?;
+    let sink = gst_app::AppSink::builder().sync(false).build();
+    pipeline
+        .add_many([&src, &decode, &convert, &detect, sink.upcast_ref()])
+        .map_err(|e| e.to_string())?;
+    src.link(&decode).map_err(|e| e.to_string())?;
+    gst::Element::link_many([&convert, &detect, sink.upcast_ref()]).map_err(|e| e.to_string())?;
+
+    // First raw video stream to the detector; anything else (audio, more video) to fakesinks.
+    let convert_weak = convert.downgrade();
+    let pipeline_weak = pipeline.downgrade();
+    decode.connect_pad_added(move |_, pad| {
+        let (Some(convert), Some(pipeline)) = (convert_weak.upgrade(), pipeline_weak.upgrade()) else {
+            return;
+        };
+        let is_video = pad
+            .current_caps()
+            .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/x-raw")))
+            .unwrap_or(false);
+        let sinkpad = convert.static_pad("sink").expect("videoconvert has a sink pad");
+        if is_video && !sinkpad.is_linked() {
+            let _ = pad.link(&sinkpad);
+            return;
+        }
+        if let Ok(fakesink) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()
+            && pipeline.add(&fakesink).is_ok()
+        {
+            let _ = fakesink.sync_state_with_parent();
+            if let Some(p) = fakesink.static_pad("sink") {
+                let _ = pad.link(&p);
+            }
+        }
+    });
+
+    let collected = Arc::new(Mutex::new(Collected::default()));
+    let sink_collected = collected.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let mut c = sink_collected.lock().unwrap();
+                if c.frames.is_empty()
+                    && let Some(info) = sample.caps().and_then(|caps| gst_video::VideoInfo::from_caps(caps).ok())
+                {
+                    c.width = info.width();
+                    c.height = info.height();
+                    let fps = info.fps();
+                    c.fps = (fps.numer() > 0 && fps.denom() > 0).then(|| fps.numer() as f64 / fps.denom() as f64);
+                }
+                let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+                let pts = buffer.pts().map(|pts| {
+                    let segment = sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned());
+                    let t = segment.and_then(|s| s.to_stream_time(pts)).unwrap_or(pts);
+                    (t.nseconds() as f64 / 1e9 * 1e6).round() / 1e6
+                });
+                let index = c.frames.len() as u64;
+                c.frames.push(FrameDetections { index, pts, detections: records(buffer) });
+                drop(c);
+                on_frame(index + 1);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+
+    let bus = pipeline.bus().expect("a pipeline has a bus");
+    let result = (|| {
+        pipeline.set_state(gst::State::Playing).map_err(|_| {
+            // The element that failed posts the reason on the bus.
+            bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
+                .and_then(|m| match m.view() {
+                    gst::MessageView::Error(e) => Some(explain(path, &e.error().to_string(), e.debug().as_deref())),
+                    _ => None,
+                })
+                .unwrap_or_else(|| format!("{}: the pipeline failed to start", path.display()))
+        })?;
+        for msg in bus.iter_timed(gst::ClockTime::NONE) {
+            match msg.view() {
+                gst::MessageView::Eos(_) => return Ok(()),
+                gst::MessageView::Error(e) => return Err(explain(path, &e.error().to_string(), e.debug().as_deref())),
+                _ => {}
+            }
+        }
+        Ok(())
+    })();
+    let _ = pipeline.set_state(gst::State::Null);
+    result?;
+
+    let c = std::mem::take(&mut *collected.lock().unwrap());
+    if c.frames.is_empty() {
+        return Err(format!("{}: no video frames decoded (no video stream, or an empty file)", path.display()));
+    }
+    Ok(DetectionsFile {
+        version: FORMAT_VERSION,
+        source: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        width: c.width,
+        height: c.height,
+        fps: c.fps,
+        frame_count: c.frames.len() as u64,
+        frames: c.frames,
+        tracks: Vec::new(),
+    })
+}
