@@ -4,6 +4,7 @@
 pub mod algo;
 pub mod detect;
 
-pub fn register(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
+/// Registers every element, with a plugin or (`None`) statically.
+pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), gst::glib::BoolError> {
     detect::register(plugin)
 }

@@ -2,7 +2,7 @@
 //! The gst-redact GStreamer plugin (`libgstredact.so`): registers the elements.
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
-    redact_elements::register(plugin)
+    redact_elements::register(Some(plugin))
 }
 
 gst::plugin_define!(

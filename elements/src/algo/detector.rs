@@ -13,7 +13,7 @@ use super::detection::{Detection, ObjectClass};
 use super::families::{DecodeError, Family, Outputs, Tensor, family_for};
 use super::frame::Frame;
 use super::nms::nms;
-use super::preprocess::Preprocessor;
+use super::preprocess::{InputSpec, Preprocessor};
 
 /// What to run for one class.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,10 +177,13 @@ impl Detector {
 
     /// The model input size used for a frame of this size.
     pub fn input_size_for(&self, frame_w: usize, frame_h: usize) -> (usize, usize) {
-        let spec =
-            self.family
-                .input_spec(frame_w, frame_h, self.config.input_size, self.fixed_input);
+        let spec = self.spec_for(frame_w, frame_h);
         (spec.width, spec.height)
+    }
+
+    fn spec_for(&self, frame_w: usize, frame_h: usize) -> InputSpec {
+        let long = self.config.input_long_side(frame_w, frame_h);
+        self.family.input_spec(frame_w, frame_h, long, self.fixed_input)
     }
 
     pub fn set_threshold(&mut self, threshold: f32) {
@@ -189,12 +192,7 @@ impl Detector {
 
     /// Detections in frame pixels, clipped to the frame, best first.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, DetectorError> {
-        let spec = self.family.input_spec(
-            frame.width,
-            frame.height,
-            self.config.input_size,
-            self.fixed_input,
-        );
+        let spec = self.spec_for(frame.width, frame.height);
         let mapping = self.pre.fill_tensor(frame, &spec, &mut self.tensor);
         let fail = |reason: String| DetectorError::Inference {
             model: self.name.clone(),

@@ -56,10 +56,12 @@ pub enum Classes {
     LICENSE_PLATE = 0b10,
 }
 
-pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+/// Registers the element with a plugin, or with no plugin (`None`) for tests and programs
+/// that link the elements statically.
+pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
     Classes::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
-        Some(plugin),
+        plugin,
         "redactdetect",
         gst::Rank::NONE,
         RedactDetect::static_type(),
