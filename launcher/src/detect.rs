@@ -71,11 +71,11 @@ pub fn run(input: &Path, output: Option<&Path>, options: &DetectOptions, mut rep
     }
     let (files, others) = media::walk(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
     if !others.is_empty() {
-        eprintln!(
-            "warning: skipping {} file(s) that are not supported images or videos: {}",
-            others.len(),
-            others.iter().map(|p| p.strip_prefix(input).unwrap_or(p).display().to_string()).collect::<Vec<_>>().join(", ")
-        );
+        let mut names: Vec<String> = others.iter().take(5).map(|p| p.strip_prefix(input).unwrap_or(p).display().to_string()).collect();
+        if others.len() > 5 {
+            names.push(format!("and {} more", others.len() - 5));
+        }
+        eprintln!("warning: skipping {} file(s) that are not supported images or videos: {}", others.len(), names.join(", "));
     }
     if files.is_empty() {
         return Err(format!("{}: no supported images or videos in this folder", input.display()));

@@ -120,6 +120,8 @@ fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
         " (not an image or video GStreamer can read: supported are jpg, png, webp, mp4, mov, mkv, webm, avi)"
     } else if message.contains("missing a plug-in") {
         " (install the GStreamer plugin packages: run ./setup)"
+    } else if message.contains("incomplete") || message.contains("no playable streams") || debug.is_some_and(|d| d.contains("decod")) {
+        " (the file is damaged or truncated: frames could not be decoded, so none were checked)"
     } else {
         ""
     };
@@ -157,6 +159,17 @@ pub fn detect_file(path: &Path, options: &DetectOptions, on_frame: impl Fn(u64) 
         .map_err(|e| e.to_string())?;
     src.link(&decode).map_err(|e| e.to_string())?;
     gst::Element::link_many([&convert, &detect, sink.upcast_ref()]).map_err(|e| e.to_string())?;
+
+    // A frame that fails to decode is a frame nobody checked: make decoders fail on the
+    // first error instead of dropping frames silently (GstVideoDecoder tolerates 10).
+    decode.connect("deep-element-added", false, |values| {
+        if let Some(element) = values.get(2).and_then(|v| v.get::<gst::Element>().ok())
+            && element.find_property("max-errors").is_some()
+        {
+            element.set_property("max-errors", 0i32);
+        }
+        None
+    });
 
     // First raw video stream to the detector; anything else (audio, more video) to fakesinks.
     let convert_weak = convert.downgrade();
