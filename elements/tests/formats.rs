@@ -17,7 +17,10 @@ fn shared_data() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: {} is absent (the shared test media); nothing to test on", dir.display());
+        eprintln!(
+            "SKIPPED: {} is absent (the shared test media); nothing to test on",
+            dir.display()
+        );
         None
     }
 }
@@ -38,14 +41,25 @@ fn decode_rgb(path: &std::path::Path) -> (usize, usize, Vec<u8>) {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
-    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     let sample = sink.pull_sample().expect("one decoded frame");
     let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info).unwrap();
-    let (w, h, stride) = (info.width() as usize, info.height() as usize, info.stride()[0] as usize);
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info)
+        .unwrap();
+    let (w, h, stride) = (
+        info.width() as usize,
+        info.height() as usize,
+        info.stride()[0] as usize,
+    );
     let data = frame.plane_data(0).unwrap();
-    let rgb = (0..h).flat_map(|y| data[y * stride..y * stride + 3 * w].iter().copied()).collect();
+    let rgb = (0..h)
+        .flat_map(|y| data[y * stride..y * stride + 3 * w].iter().copied())
+        .collect();
     pipeline.set_state(gst::State::Null).unwrap();
     (w, h, rgb)
 }
@@ -69,16 +83,27 @@ fn detector(class: ObjectClass) -> Detector {
 
 /// Every reference box has a box of the same class within `tolerance` px on each side.
 fn assert_same_boxes(what: &str, reference: &[[f32; 4]], got: &[[f32; 4]], tolerance: f32) {
-    assert_eq!(reference.len(), got.len(), "{what}: {got:?} vs reference {reference:?}");
+    assert_eq!(
+        reference.len(),
+        got.len(),
+        "{what}: {got:?} vs reference {reference:?}"
+    );
     for r in reference {
-        let close = got.iter().any(|g| (0..4).all(|k| (g[k] - r[k]).abs() <= tolerance));
-        assert!(close, "{what}: no box within {tolerance} px of {r:?} in {got:?}");
+        let close = got
+            .iter()
+            .any(|g| (0..4).all(|k| (g[k] - r[k]).abs() <= tolerance));
+        assert!(
+            close,
+            "{what}: no box within {tolerance} px of {r:?} in {got:?}"
+        );
     }
 }
 
 fn boxes(ds: &[Detection]) -> Vec<[f32; 4]> {
     // Compare edges (x1, y1, x2, y2), not sizes: "within 2 px" is about where the mask goes.
-    ds.iter().map(|d| [d.bbox.x, d.bbox.y, d.bbox.x + d.bbox.w, d.bbox.y + d.bbox.h]).collect()
+    ds.iter()
+        .map(|d| [d.bbox.x, d.bbox.y, d.bbox.x + d.bbox.w, d.bbox.y + d.bbox.h])
+        .collect()
 }
 
 #[test]
@@ -91,22 +116,39 @@ fn detector_gives_the_same_boxes_for_every_format() {
     ] {
         let (w, h, rgb) = decode_rgb(&data.join(image));
         let mut det = detector(class);
-        let reference = det.detect(&OwnedFrame::from_rgb(PixelFormat::Rgb, w, h, &rgb, YuvMatrix::BT601).view()).unwrap();
-        assert!(!reference.is_empty(), "{image}: the reference path found nothing");
+        let reference = det
+            .detect(&OwnedFrame::from_rgb(PixelFormat::Rgb, w, h, &rgb, YuvMatrix::BT601).view())
+            .unwrap();
+        assert!(
+            !reference.is_empty(),
+            "{image}: the reference path found nothing"
+        );
         // GRAY8 has no colour: its reference is the RGB path on the same grey image.
         let grey: Vec<u8> = rgb
             .chunks_exact(3)
             .flat_map(|p| {
-                let g = (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32).round() as u8;
+                let g =
+                    (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32).round() as u8;
                 [g, g, g]
             })
             .collect();
-        let grey_reference = det.detect(&OwnedFrame::from_rgb(PixelFormat::Rgb, w, h, &grey, YuvMatrix::BT601).view()).unwrap();
+        let grey_reference = det
+            .detect(&OwnedFrame::from_rgb(PixelFormat::Rgb, w, h, &grey, YuvMatrix::BT601).view())
+            .unwrap();
         for format in PixelFormat::ALL {
             let frame = OwnedFrame::from_rgb(format, w, h, &rgb, YuvMatrix::BT709);
             let got = det.detect(&frame.view()).unwrap();
-            let want = if format == PixelFormat::Gray8 { &grey_reference } else { &reference };
-            assert_same_boxes(&format!("{image} as {format:?}"), &boxes(want), &boxes(&got), 2.0);
+            let want = if format == PixelFormat::Gray8 {
+                &grey_reference
+            } else {
+                &reference
+            };
+            assert_same_boxes(
+                &format!("{image} as {format:?}"),
+                &boxes(want),
+                &boxes(&got),
+                2.0,
+            );
         }
     }
 }
@@ -122,11 +164,24 @@ fn element_boxes(path: &std::path::Path, format: &str) -> Vec<[f32; 4]> {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
-    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     let sample = sink.pull_sample().expect("a frame with metas");
-    let caps_format = sample.caps().unwrap().structure(0).unwrap().get::<String>("format").unwrap();
-    assert_eq!(caps_format, format, "the element negotiated the format itself");
+    let caps_format = sample
+        .caps()
+        .unwrap()
+        .structure(0)
+        .unwrap()
+        .get::<String>("format")
+        .unwrap();
+    assert_eq!(
+        caps_format, format,
+        "the element negotiated the format itself"
+    );
     let out: Vec<[f32; 4]> = sample
         .buffer()
         .unwrap()
@@ -137,7 +192,11 @@ fn element_boxes(path: &std::path::Path, format: &str) -> Vec<[f32; 4]> {
             let confidence = param.get::<f64>("confidence").unwrap();
             assert!((0.0..=1.0).contains(&confidence));
             assert_eq!(param.get::<String>("class").unwrap(), m.roi_type());
-            let points = if m.roi_type() == "face" { "landmarks" } else { "corners" };
+            let points = if m.roi_type() == "face" {
+                "landmarks"
+            } else {
+                "corners"
+            };
             let n = param.get::<gst::Array>(points).unwrap().len();
             assert_eq!(n, if m.roi_type() == "face" { 10 } else { 8 });
             assert_eq!(m.id(), -1);
@@ -152,13 +211,22 @@ fn element_boxes(path: &std::path::Path, format: &str) -> Vec<[f32; 4]> {
 fn element_reads_every_format_itself() {
     let Some(data) = shared_data() else { return };
     // An image with both faces and a plate, and one with odd dimensions (chroma rounding).
-    for image in ["faces-dlib/2008_002470.jpg", "plates-openalpr-eu/eu1.jpg", "faces-dlib/2008_001009.jpg"] {
+    for image in [
+        "faces-dlib/2008_002470.jpg",
+        "plates-openalpr-eu/eu1.jpg",
+        "faces-dlib/2008_001009.jpg",
+    ] {
         let path = data.join(image);
         let reference = element_boxes(&path, "RGB");
         assert!(!reference.is_empty(), "{image}: nothing found");
         for format in ["I420", "NV12", "BGR", "RGBA", "BGRA", "RGBx", "BGRx"] {
             // Rounded outwards to whole pixels: allow 3 px (2 px + rounding).
-            assert_same_boxes(&format!("{image} as {format}"), &reference, &element_boxes(&path, format), 3.0);
+            assert_same_boxes(
+                &format!("{image} as {format}"),
+                &reference,
+                &element_boxes(&path, format),
+                3.0,
+            );
         }
     }
 }
@@ -174,12 +242,20 @@ fn interval_leaves_frames_in_between_without_metas() {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
-    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut with_metas = Vec::new();
     for i in 0..12 {
         let sample = sink.pull_sample().unwrap();
-        let n = sample.buffer().unwrap().iter_meta::<gst_video::VideoRegionOfInterestMeta>().count();
+        let n = sample
+            .buffer()
+            .unwrap()
+            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+            .count();
         with_metas.push((i, n));
     }
     pipeline.set_state(gst::State::Null).unwrap();

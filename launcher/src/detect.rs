@@ -40,13 +40,22 @@ fn detect_one(input: &Path, output: &Path, options: &DetectOptions) -> Result<Fi
     let start = Instant::now();
     let detections = detect_file(input, options, |_| {})?;
     let json = serde_json::to_vec_pretty(&detections).map_err(|e| e.to_string())?;
-    media::write_atomically(output, &json).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
-    Ok(FileSummary { input: input.into(), output: output.into(), detections, seconds: start.elapsed().as_secs_f64() })
+    media::write_atomically(output, &json)
+        .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    Ok(FileSummary {
+        input: input.into(),
+        output: output.into(),
+        detections,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 /// Default output: `X.json` beside a file, `X.detections/` beside a folder.
 pub fn default_output(input: &Path) -> PathBuf {
-    let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
+    let name = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into());
     if input.is_dir() {
         input.with_file_name(format!("{name}.detections"))
     } else {
@@ -56,8 +65,15 @@ pub fn default_output(input: &Path) -> PathBuf {
 
 /// Runs detection on `input` (file or folder). `report` receives each file's summary or
 /// error as it finishes. Fails if any file failed.
-pub fn run(input: &Path, output: Option<&Path>, options: &DetectOptions, mut report: impl FnMut(Result<&FileSummary, &str>)) -> Result<Vec<FileSummary>, String> {
-    let output = output.map(Path::to_path_buf).unwrap_or_else(|| default_output(input));
+pub fn run(
+    input: &Path,
+    output: Option<&Path>,
+    options: &DetectOptions,
+    mut report: impl FnMut(Result<&FileSummary, &str>),
+) -> Result<Vec<FileSummary>, String> {
+    let output = output
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_output(input));
     if input.is_file() {
         let summary = detect_one(input, &output, options)?;
         report(Ok(&summary));
@@ -67,18 +83,33 @@ pub fn run(input: &Path, output: Option<&Path>, options: &DetectOptions, mut rep
         return Err(format!("{}: no such file or folder", input.display()));
     }
     if output.is_file() {
-        return Err(format!("{}: the input is a folder, so -o must be a folder, not a file", output.display()));
+        return Err(format!(
+            "{}: the input is a folder, so -o must be a folder, not a file",
+            output.display()
+        ));
     }
-    let (files, others) = media::walk(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+    let (files, others) =
+        media::walk(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
     if !others.is_empty() {
-        let mut names: Vec<String> = others.iter().take(5).map(|p| p.strip_prefix(input).unwrap_or(p).display().to_string()).collect();
+        let mut names: Vec<String> = others
+            .iter()
+            .take(5)
+            .map(|p| p.strip_prefix(input).unwrap_or(p).display().to_string())
+            .collect();
         if others.len() > 5 {
             names.push(format!("and {} more", others.len() - 5));
         }
-        eprintln!("warning: skipping {} file(s) that are not supported images or videos: {}", others.len(), names.join(", "));
+        eprintln!(
+            "warning: skipping {} file(s) that are not supported images or videos: {}",
+            others.len(),
+            names.join(", ")
+        );
     }
     if files.is_empty() {
-        return Err(format!("{}: no supported images or videos in this folder", input.display()));
+        return Err(format!(
+            "{}: no supported images or videos in this folder",
+            input.display()
+        ));
     }
     let mut summaries = Vec::new();
     let mut failed = 0;

@@ -45,13 +45,18 @@ pub fn parse_imglab(xml: &str, dir: &Path) -> Vec<Sample> {
     for tag in xml.split('<').map(|t| t.trim()) {
         if tag.starts_with("image ") {
             if let Some(file) = attr(tag, "file") {
-                samples.push(Sample { file: dir.join(file), boxes: Vec::new() });
+                samples.push(Sample {
+                    file: dir.join(file),
+                    boxes: Vec::new(),
+                });
             }
         } else if tag.starts_with("box ")
             && let Some(sample) = samples.last_mut()
         {
             let n = |k: &str| attr(tag, k).and_then(|v| v.parse::<f64>().ok());
-            if let (Some(t), Some(l), Some(w), Some(h)) = (n("top"), n("left"), n("width"), n("height")) {
+            if let (Some(t), Some(l), Some(w), Some(h)) =
+                (n("top"), n("left"), n("width"), n("height"))
+            {
                 sample.boxes.push([l, t, w, h]);
             }
         }
@@ -60,7 +65,10 @@ pub fn parse_imglab(xml: &str, dir: &Path) -> Vec<Sample> {
 }
 
 pub fn load(dataset: Dataset, dir: &Path) -> Result<Vec<Sample>, String> {
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()));
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
+    };
     match dataset {
         Dataset::FacesDlib => {
             let mut samples = parse_imglab(&read("training.xml")?, dir);
@@ -73,8 +81,15 @@ pub fn load(dataset: Dataset, dir: &Path) -> Result<Vec<Sample>, String> {
                 file: String,
                 boxes: Vec<[f64; 4]>,
             }
-            let entries: Vec<Entry> = serde_json::from_str(&read("gt.json")?).map_err(|e| format!("gt.json: {e}"))?;
-            Ok(entries.into_iter().map(|e| Sample { file: dir.join(e.file), boxes: e.boxes }).collect())
+            let entries: Vec<Entry> =
+                serde_json::from_str(&read("gt.json")?).map_err(|e| format!("gt.json: {e}"))?;
+            Ok(entries
+                .into_iter()
+                .map(|e| Sample {
+                    file: dir.join(e.file),
+                    boxes: e.boxes,
+                })
+                .collect())
         }
         Dataset::Plates => {
             let mut samples = Vec::new();
@@ -85,12 +100,23 @@ pub fn load(dataset: Dataset, dir: &Path) -> Result<Vec<Sample>, String> {
                 .collect();
             txts.sort();
             for txt in txts {
-                let text = std::fs::read_to_string(&txt).map_err(|e| format!("{}: {e}", txt.display()))?;
+                let text =
+                    std::fs::read_to_string(&txt).map_err(|e| format!("{}: {e}", txt.display()))?;
                 let f: Vec<&str> = text.trim().split('\t').collect();
-                let nums: Option<Vec<f64>> = f.get(1..5).map(|n| n.iter().filter_map(|v| v.trim().parse().ok()).collect());
+                let nums: Option<Vec<f64>> = f
+                    .get(1..5)
+                    .map(|n| n.iter().filter_map(|v| v.trim().parse().ok()).collect());
                 match (f.first(), nums) {
-                    (Some(file), Some(n)) if n.len() == 4 => samples.push(Sample { file: dir.join(file), boxes: vec![[n[0], n[1], n[2], n[3]]] }),
-                    _ => return Err(format!("{}: expected file, x, y, w, h separated by tabs", txt.display())),
+                    (Some(file), Some(n)) if n.len() == 4 => samples.push(Sample {
+                        file: dir.join(file),
+                        boxes: vec![[n[0], n[1], n[2], n[3]]],
+                    }),
+                    _ => {
+                        return Err(format!(
+                            "{}: expected file, x, y, w, h separated by tabs",
+                            txt.display()
+                        ));
+                    }
                 }
             }
             Ok(samples)
@@ -158,7 +184,12 @@ pub struct Report {
 
 pub const SMALL_FACE_HEIGHT: f64 = 16.0;
 
-pub fn evaluate(dataset: Dataset, dir: &Path, options: &DetectOptions, ious: &[f64]) -> Result<Report, String> {
+pub fn evaluate(
+    dataset: Dataset,
+    dir: &Path,
+    options: &DetectOptions,
+    ious: &[f64],
+) -> Result<Report, String> {
     let samples = load(dataset, dir)?;
     let mut options = options.clone();
     options.faces = dataset.class() == "face";
@@ -177,7 +208,11 @@ pub fn evaluate(dataset: Dataset, dir: &Path, options: &DetectOptions, ious: &[f
     }
     let ms_per_image = start.elapsed().as_secs_f64() * 1000.0 / samples.len().max(1) as f64;
     let truths: usize = samples.iter().map(|s| s.boxes.len()).sum();
-    let small_truths = samples.iter().flat_map(|s| &s.boxes).filter(|b| b[3] < SMALL_FACE_HEIGHT).count();
+    let small_truths = samples
+        .iter()
+        .flat_map(|s| &s.boxes)
+        .filter(|b| b[3] < SMALL_FACE_HEIGHT)
+        .count();
     let mut at = Vec::new();
     let mut missed = Vec::new();
     for (k, &min_iou) in ious.iter().enumerate() {
@@ -187,9 +222,20 @@ pub fn evaluate(dataset: Dataset, dir: &Path, options: &DetectOptions, ious: &[f
             let hits = m.iter().filter(|&&x| x).count();
             matched += hits;
             false_boxes += found.len() - hits;
-            small_matched += s.boxes.iter().zip(&m).filter(|(b, hit)| **hit && b[3] < SMALL_FACE_HEIGHT).count();
+            small_matched += s
+                .boxes
+                .iter()
+                .zip(&m)
+                .filter(|(b, hit)| **hit && b[3] < SMALL_FACE_HEIGHT)
+                .count();
             if k == 0 {
-                missed.extend(s.boxes.iter().zip(&m).filter(|(_, hit)| !**hit).map(|(b, _)| (s.file.clone(), *b)));
+                missed.extend(
+                    s.boxes
+                        .iter()
+                        .zip(&m)
+                        .filter(|(_, hit)| !**hit)
+                        .map(|(b, _)| (s.file.clone(), *b)),
+                );
             }
         }
         at.push(AtIou {
@@ -227,7 +273,8 @@ impl Report {
                 a.recall,
                 a.false_boxes,
                 a.false_per_image,
-                a.small_recall.map_or("-".into(), |r| format!("{r:.3} of {}", self.small_truths))
+                a.small_recall
+                    .map_or("-".into(), |r| format!("{r:.3} of {}", self.small_truths))
             );
         }
         s
@@ -257,6 +304,9 @@ mod tests {
         assert_eq!(match_boxes(&truth, &found, 0.3), vec![false, true]);
         assert_eq!(match_boxes(&truth, &[], 0.3), vec![false, false]);
         // Below the IoU limit nothing matches.
-        assert_eq!(match_boxes(&truth[..1], &[[5.0, 5.0, 10.0, 10.0]], 0.3), vec![false]);
+        assert_eq!(
+            match_boxes(&truth[..1], &[[5.0, 5.0, 10.0, 10.0]], 0.3),
+            vec![false]
+        );
     }
 }

@@ -10,7 +10,11 @@ use redact::pipeline::DetectOptions;
 use redact_elements::detect as defaults;
 
 #[derive(Parser)]
-#[command(name = "redact", version, about = "Find and mask faces and licence plates in images and videos")]
+#[command(
+    name = "redact",
+    version,
+    about = "Find and mask faces and licence plates in images and videos"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,12 +62,20 @@ enum DatasetArg {
 
 fn unit_interval(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(format!("{v} is outside 0..1")) }
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0..1"))
+    }
 }
 
 fn input_scale(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.25..=4.0).contains(&v) { Ok(v) } else { Err(format!("{v} is outside 0.25..4")) }
+    if (0.25..=4.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0.25..4"))
+    }
 }
 
 /// The `redactdetect` settings, with the element's defaults.
@@ -125,7 +137,11 @@ impl DetectorArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Detect { input, output, detector } => {
+        Command::Detect {
+            input,
+            output,
+            detector,
+        } => {
             let options = detector.options();
             detect::run(&input, output.as_deref(), &options, |r| match r {
                 Ok(s) => println!("{}", s.line()),
@@ -135,12 +151,23 @@ fn main() -> ExitCode {
                 if summaries.len() > 1 {
                     let frames: u64 = summaries.iter().map(|s| s.detections.frame_count).sum();
                     let faces: usize = summaries.iter().map(|s| s.detections.count("face")).sum();
-                    let plates: usize = summaries.iter().map(|s| s.detections.count("license-plate")).sum();
-                    println!("{} file(s), {frames} frame(s), {faces} face(s), {plates} plate(s)", summaries.len());
+                    let plates: usize = summaries
+                        .iter()
+                        .map(|s| s.detections.count("license-plate"))
+                        .sum();
+                    println!(
+                        "{} file(s), {frames} frame(s), {faces} face(s), {plates} plate(s)",
+                        summaries.len()
+                    );
                 }
             })
         }
-        Command::Eval { dataset, dir, show_missed, detector } => {
+        Command::Eval {
+            dataset,
+            dir,
+            show_missed,
+            detector,
+        } => {
             let (dataset, ious): (Dataset, &[f64]) = match dataset {
                 DatasetArg::FacesDlib => (Dataset::FacesDlib, &[0.3, 0.5]),
                 DatasetArg::FacesCrowd => (Dataset::FacesCrowd, &[0.5, 0.3]),
@@ -158,11 +185,22 @@ fn main() -> ExitCode {
         Command::Models => {
             for m in redact_models::catalog() {
                 match redact_models::resolve_model(&m.name, None) {
-                    Ok(r) => println!("{:<14} {:<14} {:<10} {}", m.name, m.class, m.family, r.path.display()),
-                    Err(e) => println!("{:<14} {:<14} {:<10} not installed: {e}", m.name, m.class, m.family),
+                    Ok(r) => println!(
+                        "{:<14} {:<14} {:<10} {}",
+                        m.name,
+                        m.class,
+                        m.family,
+                        r.path.display()
+                    ),
+                    Err(e) => println!(
+                        "{:<14} {:<14} {:<10} not installed: {e}",
+                        m.name, m.class, m.family
+                    ),
                 }
             }
-            redact_models::ensure_runtime().map(|_| println!("ONNX Runtime: loaded")).map_err(|e| e.to_string())
+            redact_models::ensure_runtime()
+                .map(|_| println!("ONNX Runtime: loaded"))
+                .map_err(|e| e.to_string())
         }
     };
     match result {

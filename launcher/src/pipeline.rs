@@ -47,7 +47,9 @@ impl DetectOptions {
     /// Builds a configured `redactdetect`.
     pub fn make_element(&self) -> Result<gst::Element, String> {
         if !self.faces && !self.plates {
-            return Err("nothing to detect: --no-faces and --no-plates together leave no class".into());
+            return Err(
+                "nothing to detect: --no-faces and --no-plates together leave no class".into(),
+            );
         }
         let classes = match (self.faces, self.plates) {
             (true, true) => "face+license-plate",
@@ -67,7 +69,9 @@ impl DetectOptions {
         if let Some(dir) = &self.model_dir {
             builder = builder.property("model-dir", dir.to_string_lossy().into_owned());
         }
-        builder.build().map_err(|e| format!("cannot create redactdetect: {e}"))
+        builder
+            .build()
+            .map_err(|e| format!("cannot create redactdetect: {e}"))
     }
 }
 
@@ -76,7 +80,10 @@ pub fn init() -> Result<(), String> {
     gst::init().map_err(|e| format!("GStreamer failed to initialise: {e}"))?;
     static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     REGISTERED
-        .get_or_init(|| gstredact::plugin_register_static().map_err(|e| format!("cannot register the redact plugin: {e}")))
+        .get_or_init(|| {
+            gstredact::plugin_register_static()
+                .map_err(|e| format!("cannot register the redact plugin: {e}"))
+        })
         .clone()
 }
 
@@ -94,9 +101,15 @@ fn records(buffer: &gst::BufferRef) -> Vec<DetectionRecord> {
         .map(|meta| {
             let (x, y, w, h) = meta.rect();
             let param = meta.param("detection");
-            let score = param.and_then(|p| p.get::<f64>("confidence").ok()).unwrap_or(1.0);
+            let score = param
+                .and_then(|p| p.get::<f64>("confidence").ok())
+                .unwrap_or(1.0);
             let flat: Vec<f64> = param
-                .and_then(|p| p.get::<gst::Array>("landmarks").or_else(|_| p.get::<gst::Array>("corners")).ok())
+                .and_then(|p| {
+                    p.get::<gst::Array>("landmarks")
+                        .or_else(|_| p.get::<gst::Array>("corners"))
+                        .ok()
+                })
                 .map(|a| a.iter().filter_map(|v| v.get::<f64>().ok()).collect())
                 .unwrap_or_default();
             let id = meta.id();
@@ -108,7 +121,10 @@ fn records(buffer: &gst::BufferRef) -> Vec<DetectionRecord> {
                 origin: param
                     .and_then(|p| p.get::<String>("origin").ok())
                     .unwrap_or_else(|| "detected".into()),
-                landmarks: flat.chunks_exact(2).map(|p| [(p[0] * 10.0).round() / 10.0, (p[1] * 10.0).round() / 10.0]).collect(),
+                landmarks: flat
+                    .chunks_exact(2)
+                    .map(|p| [(p[0] * 10.0).round() / 10.0, (p[1] * 10.0).round() / 10.0])
+                    .collect(),
             }
         })
         .collect()
@@ -120,7 +136,10 @@ fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
         " (not an image or video GStreamer can read: supported are jpg, png, webp, mp4, mov, mkv, webm, avi)"
     } else if message.contains("missing a plug-in") {
         " (install the GStreamer plugin packages: run ./setup)"
-    } else if message.contains("incomplete") || message.contains("no playable streams") || debug.is_some_and(|d| d.contains("decod")) {
+    } else if message.contains("incomplete")
+        || message.contains("no playable streams")
+        || debug.is_some_and(|d| d.contains("decod"))
+    {
         " (the file is damaged or truncated: frames could not be decoded, so none were checked)"
     } else {
         ""
@@ -135,7 +154,11 @@ fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
 
 /// Detects on every frame of an image or video file. `on_frame` is called with the frame
 /// count after each frame (for progress).
-pub fn detect_file(path: &Path, options: &DetectOptions, on_frame: impl Fn(u64) + Send + Sync + 'static) -> Result<DetectionsFile, String> {
+pub fn detect_file(
+    path: &Path,
+    options: &DetectOptions,
+    on_frame: impl Fn(u64) + Send + Sync + 'static,
+) -> Result<DetectionsFile, String> {
     init()?;
     if !path.is_file() {
         return Err(format!("{}: no such file", path.display()));
@@ -175,19 +198,25 @@ pub fn detect_file(path: &Path, options: &DetectOptions, on_frame: impl Fn(u64) 
     let convert_weak = convert.downgrade();
     let pipeline_weak = pipeline.downgrade();
     decode.connect_pad_added(move |_, pad| {
-        let (Some(convert), Some(pipeline)) = (convert_weak.upgrade(), pipeline_weak.upgrade()) else {
+        let (Some(convert), Some(pipeline)) = (convert_weak.upgrade(), pipeline_weak.upgrade())
+        else {
             return;
         };
         let is_video = pad
             .current_caps()
             .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/x-raw")))
             .unwrap_or(false);
-        let sinkpad = convert.static_pad("sink").expect("videoconvert has a sink pad");
+        let sinkpad = convert
+            .static_pad("sink")
+            .expect("videoconvert has a sink pad");
         if is_video && !sinkpad.is_linked() {
             let _ = pad.link(&sinkpad);
             return;
         }
-        if let Ok(fakesink) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()
+        if let Ok(fakesink) = gst::ElementFactory::make("fakesink")
+            .property("sync", false)
+            .property("async", false)
+            .build()
             && pipeline.add(&fakesink).is_ok()
         {
             let _ = fakesink.sync_state_with_parent();
@@ -205,21 +234,30 @@ pub fn detect_file(path: &Path, options: &DetectOptions, on_frame: impl Fn(u64) 
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                 let mut c = sink_collected.lock().unwrap();
                 if c.frames.is_empty()
-                    && let Some(info) = sample.caps().and_then(|caps| gst_video::VideoInfo::from_caps(caps).ok())
+                    && let Some(info) = sample
+                        .caps()
+                        .and_then(|caps| gst_video::VideoInfo::from_caps(caps).ok())
                 {
                     c.width = info.width();
                     c.height = info.height();
                     let fps = info.fps();
-                    c.fps = (fps.numer() > 0 && fps.denom() > 0).then(|| fps.numer() as f64 / fps.denom() as f64);
+                    c.fps = (fps.numer() > 0 && fps.denom() > 0)
+                        .then(|| fps.numer() as f64 / fps.denom() as f64);
                 }
                 let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
                 let pts = buffer.pts().map(|pts| {
-                    let segment = sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned());
+                    let segment = sample
+                        .segment()
+                        .and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned());
                     let t = segment.and_then(|s| s.to_stream_time(pts)).unwrap_or(pts);
                     (t.nseconds() as f64 / 1e9 * 1e6).round() / 1e6
                 });
                 let index = c.frames.len() as u64;
-                c.frames.push(FrameDetections { index, pts, detections: records(buffer) });
+                c.frames.push(FrameDetections {
+                    index,
+                    pts,
+                    detections: records(buffer),
+                });
                 drop(c);
                 on_frame(index + 1);
                 Ok(gst::FlowSuccess::Ok)
@@ -233,7 +271,9 @@ pub fn detect_file(path: &Path, options: &DetectOptions, on_frame: impl Fn(u64) 
             // The element that failed posts the reason on the bus.
             bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
                 .and_then(|m| match m.view() {
-                    gst::MessageView::Error(e) => Some(explain(path, &e.error().to_string(), e.debug().as_deref())),
+                    gst::MessageView::Error(e) => {
+                        Some(explain(path, &e.error().to_string(), e.debug().as_deref()))
+                    }
                     _ => None,
                 })
                 .unwrap_or_else(|| format!("{}: the pipeline failed to start", path.display()))
@@ -241,7 +281,9 @@ pub fn detect_file(path: &Path, options: &DetectOptions, on_frame: impl Fn(u64) 
         for msg in bus.iter_timed(gst::ClockTime::NONE) {
             match msg.view() {
                 gst::MessageView::Eos(_) => return Ok(()),
-                gst::MessageView::Error(e) => return Err(explain(path, &e.error().to_string(), e.debug().as_deref())),
+                gst::MessageView::Error(e) => {
+                    return Err(explain(path, &e.error().to_string(), e.debug().as_deref()));
+                }
                 _ => {}
             }
         }
@@ -252,11 +294,17 @@ pub fn detect_file(path: &Path, options: &DetectOptions, on_frame: impl Fn(u64) 
 
     let c = std::mem::take(&mut *collected.lock().unwrap());
     if c.frames.is_empty() {
-        return Err(format!("{}: no video frames decoded (no video stream, or an empty file)", path.display()));
+        return Err(format!(
+            "{}: no video frames decoded (no video stream, or an empty file)",
+            path.display()
+        ));
     }
     Ok(DetectionsFile {
         version: FORMAT_VERSION,
-        source: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        source: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         width: c.width,
         height: c.height,
         fps: c.fps,

@@ -98,7 +98,8 @@ impl DetectorConfig {
             return self.input_size;
         }
         let long = frame_w.max(frame_h) as f32;
-        ((long * self.input_scale).round() as usize).clamp(32, AUTO_INPUT_MAX.max(frame_w.max(frame_h)))
+        ((long * self.input_scale).round() as usize)
+            .clamp(32, AUTO_INPUT_MAX.max(frame_w.max(frame_h)))
     }
 }
 
@@ -183,7 +184,8 @@ impl Detector {
 
     fn spec_for(&self, frame_w: usize, frame_h: usize) -> InputSpec {
         let long = self.config.input_long_side(frame_w, frame_h);
-        self.family.input_spec(frame_w, frame_h, long, self.fixed_input)
+        self.family
+            .input_spec(frame_w, frame_h, long, self.fixed_input)
     }
 
     pub fn set_threshold(&mut self, threshold: f32) {

@@ -340,9 +340,7 @@ impl BaseTransformImpl for RedactDetect {
         if configs.is_empty() {
             return Err(gst::error_msg!(
                 gst::LibraryError::Settings,
-                [
-                    "nothing to detect: 'classes' is empty; set classes=face, license-plate or face+license-plate"
-                ]
+                ("nothing to detect: 'classes' is empty; set classes=face, license-plate or face+license-plate")
             ));
         }
         let mut detectors = Vec::new();
@@ -362,7 +360,7 @@ impl BaseTransformImpl for RedactDetect {
                     }
                     _ => gst::ResourceError::Settings,
                 };
-                gst::error_msg!(domain, ["{e}"])
+                gst::error_msg!(domain, ("{e}"))
             })?;
             gst::info!(
                 CAT,
@@ -447,7 +445,7 @@ impl BaseTransformImpl for RedactDetect {
                     gst::element_imp_error!(
                         self,
                         gst::StreamError::Failed,
-                        ["could not map the frame for reading"]
+                        ("could not map the frame for reading")
                     );
                     gst::FlowError::Error
                 })?;
@@ -469,13 +467,13 @@ impl BaseTransformImpl for RedactDetect {
                 yuv_matrix(&info),
             )
             .map_err(|e| {
-                gst::element_imp_error!(self, gst::StreamError::Format, ["bad frame layout: {e}"]);
+                gst::element_imp_error!(self, gst::StreamError::Format, ("bad frame layout: {e}"));
                 gst::FlowError::Error
             })?;
             for detector in &mut state.detectors {
                 detector.set_threshold(settings.threshold(detector.config().class));
                 let found = detector.detect(&frame).map_err(|e| {
-                    gst::element_imp_error!(self, gst::StreamError::Failed, ["{e}"]);
+                    gst::element_imp_error!(self, gst::StreamError::Failed, ("{e}"));
                     gst::FlowError::Error
                 })?;
                 gst::debug!(
