@@ -218,6 +218,28 @@ fn bad_input_is_a_clear_error() {
     );
     assert!(!out.exists());
 
+    // Models present, runtime missing: the error names the places searched and the command.
+    let run = Command::new(env!("CARGO_BIN_EXE_redact"))
+        .args(["detect", image, "-o", o])
+        .env("REDACT_CACHE", &empty)
+        .env(
+            "REDACT_MODEL_DIR",
+            redact_models::cache_dir().join("models"),
+        )
+        .env_remove("REDACT_ORT_LIB")
+        .env_remove("ORT_DYLIB_PATH")
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = stderr(&run);
+    assert!(
+        err.contains("ONNX Runtime library not found")
+            && err.contains(empty.to_str().unwrap())
+            && err.contains("models/install"),
+        "{err}"
+    );
+    assert!(!out.exists());
+
     for bad in [
         ["--face-threshold", "2"],
         ["--interval", "0"],
