@@ -1,10 +1,13 @@
-//! gst-redact elements: `redactdetect` (and, later, `redacttrack`, `redactmask`), plus the
+//! gst-redact elements: `redactdetect` and `redactmask` (and, later, `redacttrack`), plus the
 //! algorithms they use in `algo`, which are free of GStreamer types.
 
 pub mod algo;
 pub mod detect;
+pub mod mask;
+mod video;
 
 /// Registers every element, with a plugin or (`None`) statically.
 pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), gst::glib::BoolError> {
-    detect::register(plugin)
+    detect::register(plugin)?;
+    mask::register(plugin)
 }

@@ -8,13 +8,13 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
-use gst_video::VideoFormat;
 use gst_video::prelude::*;
 
 use super::Classes;
 use crate::algo::detection::{Detection, ObjectClass};
 use crate::algo::detector::{Detector, DetectorConfig};
-use crate::algo::frame::{Frame, PixelFormat, YuvMatrix};
+use crate::algo::frame::{Frame, PixelFormat};
+use crate::video::{pixel_format, video_caps, yuv_matrix};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -37,44 +37,6 @@ pub const DEFAULT_FACE_INPUT_SIZE: u32 = 0;
 pub const DEFAULT_FACE_INPUT_SCALE: f64 = 2.0;
 pub const DEFAULT_INTERVAL: u32 = 1;
 pub const DEFAULT_THREADS: u32 = 0;
-
-const FORMATS: [VideoFormat; 9] = [
-    VideoFormat::I420,
-    VideoFormat::Nv12,
-    VideoFormat::Rgb,
-    VideoFormat::Bgr,
-    VideoFormat::Rgba,
-    VideoFormat::Bgra,
-    VideoFormat::Rgbx,
-    VideoFormat::Bgrx,
-    VideoFormat::Gray8,
-];
-
-fn pixel_format(format: VideoFormat) -> Option<PixelFormat> {
-    Some(match format {
-        VideoFormat::I420 => PixelFormat::I420,
-        VideoFormat::Nv12 => PixelFormat::Nv12,
-        VideoFormat::Rgb => PixelFormat::Rgb,
-        VideoFormat::Bgr => PixelFormat::Bgr,
-        VideoFormat::Rgba => PixelFormat::Rgba,
-        VideoFormat::Bgra => PixelFormat::Bgra,
-        VideoFormat::Rgbx => PixelFormat::Rgbx,
-        VideoFormat::Bgrx => PixelFormat::Bgrx,
-        VideoFormat::Gray8 => PixelFormat::Gray8,
-        _ => return None,
-    })
-}
-
-fn yuv_matrix(info: &gst_video::VideoInfo) -> YuvMatrix {
-    let c = info.colorimetry();
-    let mut m = match c.matrix() {
-        gst_video::VideoColorMatrix::Bt709 => YuvMatrix::BT709,
-        gst_video::VideoColorMatrix::Bt2020 => YuvMatrix::BT2020,
-        _ => YuvMatrix::BT601,
-    };
-    m.full_range = c.range() == gst_video::VideoColorRange::Range0_255;
-    m
-}
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -304,9 +266,7 @@ impl ElementImpl for RedactDetect {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = gst_video::VideoCapsBuilder::new()
-                .format_list(FORMATS)
-                .build();
+            let caps = video_caps();
             vec![
                 gst::PadTemplate::new(
                     "src",
