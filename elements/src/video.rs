@@ -43,8 +43,9 @@ pub fn yuv_matrix(info: &gst_video::VideoInfo) -> YuvMatrix {
     m
 }
 
-
 /// Caps of every format the elements read and write in place.
 pub fn video_caps() -> gst::Caps {
-    gst_video::VideoCapsBuilder::new().format_list(FORMATS).build()
+    gst_video::VideoCapsBuilder::new()
+        .format_list(FORMATS)
+        .build()
 }

@@ -91,18 +91,10 @@ pub fn run(
     let (files, others) =
         media::walk(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
     if !others.is_empty() {
-        let mut names: Vec<String> = others
-            .iter()
-            .take(5)
-            .map(|p| p.strip_prefix(input).unwrap_or(p).display().to_string())
-            .collect();
-        if others.len() > 5 {
-            names.push(format!("and {} more", others.len() - 5));
-        }
         eprintln!(
             "warning: skipping {} file(s) that are not supported images or videos: {}",
             others.len(),
-            names.join(", ")
+            media::short_list(&others, input)
         );
     }
     if files.is_empty() {

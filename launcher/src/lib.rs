@@ -6,3 +6,5 @@ pub mod detections;
 pub mod eval;
 pub mod media;
 pub mod pipeline;
+pub mod progress;
+pub mod run;

@@ -7,7 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use redact::detect;
 use redact::eval::{self, Dataset};
 use redact::pipeline::DetectOptions;
+use redact::progress::Progress;
+use redact::run::{self, MaskOptions, Quality, RunOptions};
 use redact_elements::detect as defaults;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -46,8 +49,225 @@ enum Command {
         #[command(flatten)]
         detector: DetectorArgs,
     },
+    /// Redact an image, a video, a ZIP or a folder: same kind of file out.
+    ///
+    /// Without -o the output is NAME.redacted.EXT beside the input (NAME.redacted/ for a
+    /// folder). Videos keep their container, resolution, frame rate and timing; audio is
+    /// copied as it is. Images keep their format and lose their metadata (EXIF, GPS).
+    Run {
+        /// An image (jpg, png, webp), a video (mp4, mov, mkv, webm, avi), a .zip, or a folder.
+        input: PathBuf,
+        /// Output file (same format as the input), or folder for a folder input.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        mask: MaskArgs,
+        #[command(flatten)]
+        detector: DetectorArgs,
+    },
     /// List the known models and whether each is installed.
     Models,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MethodArg {
+    /// Irreversible blur scaled to each region
+    Blur,
+    /// Flat blocks (--block-size)
+    Pixelate,
+    /// Solid colour (--color)
+    Fill,
+    /// Draw boxes only: a review render, NOT a redaction
+    Outline,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StrengthArg {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ShapeArg {
+    Rectangle,
+    Ellipse,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScopeArg {
+    /// Mask every region except those of --track-ids
+    Exclude,
+    /// Mask only the regions of --track-ids
+    Include,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum QualityArg {
+    /// Visually near-lossless (H.264 CRF 18, JPEG/WebP 95)
+    High,
+    /// H.264 CRF 23, JPEG/WebP 88
+    Medium,
+    /// H.264 CRF 28, JPEG/WebP 75
+    Low,
+}
+
+fn parse_color(s: &str) -> Result<u32, String> {
+    let named = match s.to_ascii_lowercase().as_str() {
+        "black" => Some(0x000000),
+        "white" => Some(0xffffff),
+        "grey" | "gray" => Some(0x808080),
+        "red" => Some(0xff0000),
+        "green" => Some(0x00ff00),
+        "blue" => Some(0x0000ff),
+        _ => None,
+    };
+    if let Some(c) = named {
+        return Ok(c);
+    }
+    let hex = s.trim_start_matches('#').trim_start_matches("0x");
+    if hex.len() == 6 {
+        if let Ok(v) = u32::from_str_radix(hex, 16) {
+            return Ok(v);
+        }
+    }
+    Err(format!(
+        "'{s}' is not a colour: use RRGGBB hex (e.g. 000000, #ff0000) or black, white, grey, red, green, blue"
+    ))
+}
+
+fn parse_area(s: &str) -> Result<[f64; 4], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("'{s}': expected TOP,LEFT,BOTTOM,RIGHT fractions, e.g. 0,0,0.5,1"))?;
+    match v.as_slice() {
+        [t, l, b, r] if v.iter().all(|x| (0.0..=1.0).contains(x)) && t < b && l < r => {
+            Ok([*t, *l, *b, *r])
+        }
+        _ => Err(format!(
+            "'{s}': expected TOP,LEFT,BOTTOM,RIGHT fractions in 0..1 with top < bottom and left < right"
+        )),
+    }
+}
+
+fn parse_ids(s: &str) -> Result<Vec<i64>, String> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            p.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("'{p}' is not a track id (whole number)"))
+        })
+        .collect()
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=4.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0..4"))
+    }
+}
+
+/// How `redact run` masks and encodes.
+#[derive(Args, Clone)]
+struct MaskArgs {
+    /// How to mask each region.
+    #[arg(long, value_enum, default_value = "blur")]
+    method: MethodArg,
+    /// Blur strength, scaled to each region's size.
+    #[arg(long, value_enum, default_value = "high")]
+    strength: StrengthArg,
+    /// Pixelation block in pixels; 0 = a sixth of the region's shorter side.
+    #[arg(long, default_value_t = 0)]
+    block_size: u32,
+    /// Fill (and outline) colour: RRGGBB hex or a name (black, white, grey, red, green, blue).
+    #[arg(long, default_value = "black", value_parser = parse_color)]
+    color: u32,
+    /// Shape of each masked region.
+    #[arg(long, value_enum, default_value = "rectangle")]
+    shape: ShapeArg,
+    /// Grow each region by this fraction of its size (0.3 = 30% wider and higher).
+    #[arg(long, default_value_t = redact_elements::mask::DEFAULT_PADDING, value_parser = non_negative)]
+    padding: f64,
+    /// Feather outside each region, as a fraction of its shorter side (0 = hard edge).
+    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
+    soft_edge: f64,
+    /// Only mask regions touching this part of the frame: TOP,LEFT,BOTTOM,RIGHT fractions.
+    #[arg(long, value_parser = parse_area)]
+    area: Option<[f64; 4]>,
+    /// Track ids that --scope applies to (comma-separated; from the detections JSON).
+    #[arg(long, default_value = "")]
+    track_ids: String,
+    /// exclude: mask all but --track-ids; include: mask only --track-ids.
+    #[arg(long, value_enum, default_value = "exclude")]
+    scope: ScopeArg,
+    /// Extra regions no detector finds: a JSON list of {"box": [x, y, w, h], "from": F, "to": T} (frames, inclusive).
+    #[arg(long)]
+    boxes: Option<PathBuf>,
+    /// Mask the regions of a detections JSON (from `redact detect`) instead of detecting.
+    #[arg(long)]
+    detections: Option<PathBuf>,
+    /// Encoder quality.
+    #[arg(long, value_enum, default_value = "high")]
+    quality: QualityArg,
+    /// Drop the audio (by default it is copied without re-encoding).
+    #[arg(long)]
+    no_audio: bool,
+    /// Print only warnings and errors.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+impl MaskArgs {
+    fn options(&self, detector: &DetectorArgs) -> Result<RunOptions, String> {
+        let name = |v: &dyn ValueEnumName| v.name();
+        Ok(RunOptions {
+            detect: detector.options(),
+            mask: MaskOptions {
+                method: name(&self.method),
+                strength: name(&self.strength),
+                block_size: self.block_size,
+                color: self.color,
+                shape: name(&self.shape),
+                padding: self.padding,
+                soft_edge: self.soft_edge,
+                area: self.area.unwrap_or([0.0, 0.0, 1.0, 1.0]),
+                track_ids: parse_ids(&self.track_ids).map_err(|e| format!("--track-ids: {e}"))?,
+                include_tracks: matches!(self.scope, ScopeArg::Include),
+            },
+            quality: Some(match self.quality {
+                QualityArg::High => Quality::High,
+                QualityArg::Medium => Quality::Medium,
+                QualityArg::Low => Quality::Low,
+            }),
+            no_audio: self.no_audio,
+            boxes: match &self.boxes {
+                Some(p) => run::read_boxes(p)?,
+                None => Vec::new(),
+            },
+            detections: match &self.detections {
+                Some(p) => Some(Arc::new(run::read_detections(p)?)),
+                None => None,
+            },
+        })
+    }
+}
+
+/// The value name clap shows for an enum argument (the element's nick).
+trait ValueEnumName {
+    fn name(&self) -> String;
+}
+
+impl<T: ValueEnum> ValueEnumName for T {
+    fn name(&self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -81,11 +301,17 @@ fn input_scale(s: &str) -> Result<f64, String> {
 /// The `redactdetect` settings, with the element's defaults.
 #[derive(Args, Clone)]
 struct DetectorArgs {
+    /// Detect faces (the default).
+    #[arg(long, overrides_with = "no_faces")]
+    faces: bool,
     /// Do not detect faces.
-    #[arg(long)]
+    #[arg(long, overrides_with = "faces")]
     no_faces: bool,
+    /// Detect licence plates (the default).
+    #[arg(long, overrides_with = "no_plates")]
+    plates: bool,
     /// Do not detect licence plates.
-    #[arg(long)]
+    #[arg(long, overrides_with = "plates")]
     no_plates: bool,
     /// Minimum face confidence (0..1).
     #[arg(long, default_value_t = defaults::DEFAULT_FACE_THRESHOLD, value_parser = unit_interval)]
@@ -180,6 +406,23 @@ fn main() -> ExitCode {
                         println!("missed {} {:?}", file.display(), b);
                     }
                 }
+            })
+        }
+        Command::Run {
+            input,
+            output,
+            mask,
+            detector,
+        } => {
+            let quiet = mask.quiet;
+            mask.options(&detector).and_then(|options| {
+                let reporter: Arc<dyn run::Reporter> = Arc::new(Progress::new(quiet));
+                run::run(&input, output.as_deref(), &options, &reporter).map(|reports| {
+                    if reports.len() > 1 && !quiet {
+                        let frames: u64 = reports.iter().map(|r| r.frames).sum();
+                        println!("{} file(s) redacted, {frames} frame(s)", reports.len());
+                    }
+                })
             })
         }
         Command::Models => {

@@ -130,8 +130,53 @@ fn records(buffer: &gst::BufferRef) -> Vec<DetectionRecord> {
         .collect()
 }
 
+/// A frame that fails to decode is a frame nobody checked: makes the decoders inside a
+/// decodebin fail on the first error instead of dropping frames silently (GstVideoDecoder
+/// tolerates 10 by default).
+pub fn make_decoders_strict(decodebin: &gst::Element) {
+    decodebin.connect("deep-element-added", false, |values| {
+        if let Some(element) = values.get(2).and_then(|v| v.get::<gst::Element>().ok())
+            && element.find_property("max-errors").is_some()
+        {
+            element.set_property("max-errors", 0i32);
+        }
+        None
+    });
+}
+
+/// Runs a pipeline to the end of stream; the first error, explained, fails it. The
+/// pipeline is back in NULL state on return.
+pub fn play(pipeline: &gst::Pipeline, path: &Path) -> Result<(), String> {
+    let bus = pipeline.bus().expect("a pipeline has a bus");
+    let result = (|| {
+        pipeline.set_state(gst::State::Playing).map_err(|_| {
+            // The element that failed posts the reason on the bus.
+            bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
+                .and_then(|m| match m.view() {
+                    gst::MessageView::Error(e) => {
+                        Some(explain(path, &e.error().to_string(), e.debug().as_deref()))
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| format!("{}: the pipeline failed to start", path.display()))
+        })?;
+        for msg in bus.iter_timed(gst::ClockTime::NONE) {
+            match msg.view() {
+                gst::MessageView::Eos(_) => return Ok(()),
+                gst::MessageView::Error(e) => {
+                    return Err(explain(path, &e.error().to_string(), e.debug().as_deref()));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    })();
+    let _ = pipeline.set_state(gst::State::Null);
+    result
+}
+
 /// Explains a pipeline error in the user's terms.
-fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
+pub fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
     let hint = if message.contains("Could not determine type of stream") {
         " (not an image or video GStreamer can read: supported are jpg, png, webp, mp4, mov, mkv, webm, avi)"
     } else if message.contains("missing a plug-in") {
@@ -183,16 +228,7 @@ pub fn detect_file(
     src.link(&decode).map_err(|e| e.to_string())?;
     gst::Element::link_many([&convert, &detect, sink.upcast_ref()]).map_err(|e| e.to_string())?;
 
-    // A frame that fails to decode is a frame nobody checked: make decoders fail on the
-    // first error instead of dropping frames silently (GstVideoDecoder tolerates 10).
-    decode.connect("deep-element-added", false, |values| {
-        if let Some(element) = values.get(2).and_then(|v| v.get::<gst::Element>().ok())
-            && element.find_property("max-errors").is_some()
-        {
-            element.set_property("max-errors", 0i32);
-        }
-        None
-    });
+    make_decoders_strict(&decode);
 
     // First raw video stream to the detector; anything else (audio, more video) to fakesinks.
     let convert_weak = convert.downgrade();
@@ -265,32 +301,7 @@ pub fn detect_file(
             .build(),
     );
 
-    let bus = pipeline.bus().expect("a pipeline has a bus");
-    let result = (|| {
-        pipeline.set_state(gst::State::Playing).map_err(|_| {
-            // The element that failed posts the reason on the bus.
-            bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
-                .and_then(|m| match m.view() {
-                    gst::MessageView::Error(e) => {
-                        Some(explain(path, &e.error().to_string(), e.debug().as_deref()))
-                    }
-                    _ => None,
-                })
-                .unwrap_or_else(|| format!("{}: the pipeline failed to start", path.display()))
-        })?;
-        for msg in bus.iter_timed(gst::ClockTime::NONE) {
-            match msg.view() {
-                gst::MessageView::Eos(_) => return Ok(()),
-                gst::MessageView::Error(e) => {
-                    return Err(explain(path, &e.error().to_string(), e.debug().as_deref()));
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    })();
-    let _ = pipeline.set_state(gst::State::Null);
-    result?;
+    play(&pipeline, path)?;
 
     let c = std::mem::take(&mut *collected.lock().unwrap());
     if c.frames.is_empty() {

@@ -67,7 +67,12 @@ impl Region {
     /// Grows the region by `padding` times its size (0.2: 20 % wider and higher), centred.
     pub fn padded(&self, padding: f32) -> Region {
         let (dx, dy) = (self.w * padding / 2.0, self.h * padding / 2.0);
-        Region { x: self.x - dx, y: self.y - dy, w: self.w + 2.0 * dx, h: self.h + 2.0 * dy }
+        Region {
+            x: self.x - dx,
+            y: self.y - dy,
+            w: self.w + 2.0 * dx,
+            h: self.h + 2.0 * dy,
+        }
     }
 }
 
@@ -115,23 +120,29 @@ pub fn planes_for<'a>(
         PixelFormat::Gray8 => vec![(1, 1, 1, width, height, [Some(grey), None, None, None])],
         PixelFormat::Rgb => vec![(3, 1, 1, width, height, [Some(r), Some(g), Some(b), None])],
         PixelFormat::Bgr => vec![(3, 1, 1, width, height, [Some(b), Some(g), Some(r), None])],
-        PixelFormat::Rgba | PixelFormat::Rgbx => vec![(4, 1, 1, width, height, [Some(r), Some(g), Some(b), None])],
-        PixelFormat::Bgra | PixelFormat::Bgrx => vec![(4, 1, 1, width, height, [Some(b), Some(g), Some(r), None])],
+        PixelFormat::Rgba | PixelFormat::Rgbx => {
+            vec![(4, 1, 1, width, height, [Some(r), Some(g), Some(b), None])]
+        }
+        PixelFormat::Bgra | PixelFormat::Bgrx => {
+            vec![(4, 1, 1, width, height, [Some(b), Some(g), Some(r), None])]
+        }
     };
     planes
         .into_iter()
         .zip(layout)
         .zip(strides)
-        .map(|((data, (channels, sub_x, sub_y, w, h, fill)), &stride)| PlaneMut {
-            data,
-            stride,
-            width: w,
-            height: h,
-            channels,
-            sub_x,
-            sub_y,
-            fill,
-        })
+        .map(
+            |((data, (channels, sub_x, sub_y, w, h, fill)), &stride)| PlaneMut {
+                data,
+                stride,
+                width: w,
+                height: h,
+                channels,
+                sub_x,
+                sub_y,
+                fill,
+            },
+        )
         .collect()
 }
 
@@ -159,10 +170,17 @@ impl PlaneShape {
         let (cx, cy) = (px as f32 + 0.5, py as f32 + 0.5);
         if self.ellipse {
             let (ex, ey) = ((self.x0 + self.x1) / 2.0, (self.y0 + self.y1) / 2.0);
-            let (a, b) = (((self.x1 - self.x0) / 2.0).max(0.5), ((self.y1 - self.y0) / 2.0).max(0.5));
+            let (a, b) = (
+                ((self.x1 - self.x0) / 2.0).max(0.5),
+                ((self.y1 - self.y0) / 2.0).max(0.5),
+            );
             let (dx, dy) = (cx - ex, cy - ey);
             let t = ((dx / a).powi(2) + (dy / b).powi(2)).sqrt();
-            if t <= 1.0 { 0.0 } else { (dx * dx + dy * dy).sqrt() * (1.0 - 1.0 / t) }
+            if t <= 1.0 {
+                0.0
+            } else {
+                (dx * dx + dy * dy).sqrt() * (1.0 - 1.0 / t)
+            }
         } else {
             let dx = (self.x0 - cx).max(cx - self.x1).max(0.0);
             let dy = (self.y0 - cy).max(cy - self.y1).max(0.0);
@@ -175,17 +193,28 @@ impl PlaneShape {
         let (cx, cy) = (px as f32 + 0.5, py as f32 + 0.5);
         if self.ellipse {
             let (ex, ey) = ((self.x0 + self.x1) / 2.0, (self.y0 + self.y1) / 2.0);
-            let (a, b) = (((self.x1 - self.x0) / 2.0).max(0.5), ((self.y1 - self.y0) / 2.0).max(0.5));
+            let (a, b) = (
+                ((self.x1 - self.x0) / 2.0).max(0.5),
+                ((self.y1 - self.y0) / 2.0).max(0.5),
+            );
             let t = (((cx - ex) / a).powi(2) + ((cy - ey) / b).powi(2)).sqrt();
             (1.0 - t) * a.min(b)
         } else {
-            (cx - self.x0).min(self.x1 - cx).min(cy - self.y0).min(self.y1 - cy)
+            (cx - self.x0)
+                .min(self.x1 - cx)
+                .min(cy - self.y0)
+                .min(self.y1 - cy)
         }
     }
 }
 
 /// Masks one region (frame pixels, already padded) in every plane.
-pub fn mask_region(planes: &mut [PlaneMut], region: Region, style: &MaskStyle, scratch: &mut Scratch) {
+pub fn mask_region(
+    planes: &mut [PlaneMut],
+    region: Region,
+    style: &MaskStyle,
+    scratch: &mut Scratch,
+) {
     let short = region.w.min(region.h).max(1.0);
     for plane in planes.iter_mut() {
         let (sx, sy) = (plane.sub_x as f32, plane.sub_y as f32);
@@ -205,7 +234,12 @@ pub fn mask_region(planes: &mut [PlaneMut], region: Region, style: &MaskStyle, s
         let ey0 = (shape.y0 - feather).floor().max(0.0) as usize;
         let ex1 = ((shape.x1 + feather).ceil() as usize).min(plane.width);
         let ey1 = ((shape.y1 + feather).ceil() as usize).min(plane.height);
-        let extent = Extent { x0: ex0, y0: ey0, w: ex1 - ex0, h: ey1 - ey0 };
+        let extent = Extent {
+            x0: ex0,
+            y0: ey0,
+            w: ex1 - ex0,
+            h: ey1 - ey0,
+        };
         match style.method {
             Method::Outline(width) => {
                 let line = (width.max(1) as f32 / sx.max(sy)).max(1.0);
@@ -228,13 +262,22 @@ struct Extent {
 }
 
 /// Writes the masked version of the extent into `scratch.out` (row-major, interleaved).
-fn process(plane: &PlaneMut, e: &Extent, shape: &PlaneShape, method: Method, short: f32, scratch: &mut Scratch) {
+fn process(
+    plane: &PlaneMut,
+    e: &Extent,
+    shape: &PlaneShape,
+    method: Method,
+    short: f32,
+    scratch: &mut Scratch,
+) {
     let c = plane.channels;
     let row_bytes = e.w * c;
     scratch.out.clear();
     for y in e.y0..e.y0 + e.h {
         let start = y * plane.stride + e.x0 * c;
-        scratch.out.extend_from_slice(&plane.data[start..start + row_bytes]);
+        scratch
+            .out
+            .extend_from_slice(&plane.data[start..start + row_bytes]);
     }
     match method {
         Method::Fill => {
@@ -247,12 +290,22 @@ fn process(plane: &PlaneMut, e: &Extent, shape: &PlaneShape, method: Method, sho
             }
         }
         Method::Pixelate(block) => {
-            let block = if block == 0 { (short / 6.0).max(4.0) } else { block as f32 };
+            let block = if block == 0 {
+                (short / 6.0).max(4.0)
+            } else {
+                block as f32
+            };
             let bx = ((block / plane.sub_x as f32).round() as usize).max(1);
             let by = ((block / plane.sub_y as f32).round() as usize).max(1);
             // Blocks start at the shape's corner, so they line up across planes.
             let (ox, oy) = (shape.x0 as usize - e.x0, shape.y0 as usize - e.y0);
-            let first = |o: usize, b: usize| if o == 0 { 0 } else { o as isize - (o.div_ceil(b) * b) as isize };
+            let first = |o: usize, b: usize| {
+                if o == 0 {
+                    0
+                } else {
+                    o as isize - (o.div_ceil(b) * b) as isize
+                }
+            };
             let mut by0 = first(oy, by);
             while by0 < e.h as isize {
                 let (y0, y1) = (by0.max(0) as usize, ((by0 + by as isize) as usize).min(e.h));
@@ -298,8 +351,20 @@ fn process(plane: &PlaneMut, e: &Extent, shape: &PlaneShape, method: Method, sho
 }
 
 /// One running-sum box filter pass along rows (`horizontal`) or columns, edges clamped.
-fn box_pass(data: &mut [u32], line: &mut Vec<u32>, w: usize, h: usize, c: usize, r: usize, horizontal: bool) {
-    let (len, lines, step, next) = if horizontal { (w, h, c, w * c) } else { (h, w, w * c, c) };
+fn box_pass(
+    data: &mut [u32],
+    line: &mut Vec<u32>,
+    w: usize,
+    h: usize,
+    c: usize,
+    r: usize,
+    horizontal: bool,
+) {
+    let (len, lines, step, next) = if horizontal {
+        (w, h, c, w * c)
+    } else {
+        (h, w, w * c, c)
+    };
     let win = (2 * r + 1) as u32;
     for l in 0..lines {
         for ch in 0..c {
@@ -387,7 +452,15 @@ mod tests {
         let original = OwnedFrame::from_rgb(format, W, H, &pattern(), YuvMatrix::BT601);
         let mut frame = original.clone();
         let planes: Vec<&mut [u8]> = frame.planes.iter_mut().map(|p| p.as_mut_slice()).collect();
-        let mut planes = planes_for(format, W, H, planes, &original.strides, style.color, YuvMatrix::BT601);
+        let mut planes = planes_for(
+            format,
+            W,
+            H,
+            planes,
+            &original.strides,
+            style.color,
+            YuvMatrix::BT601,
+        );
         mask_region(&mut planes, region, style, &mut Scratch::default());
         (original, frame)
     }
@@ -407,10 +480,20 @@ mod tests {
         (values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / values.len() as f32).sqrt()
     }
 
-    const REGION: Region = Region { x: 16.0, y: 12.0, w: 32.0, h: 24.0 };
+    const REGION: Region = Region {
+        x: 16.0,
+        y: 12.0,
+        w: 32.0,
+        h: 24.0,
+    };
 
     fn style(method: Method, shape: Shape) -> MaskStyle {
-        MaskStyle { method, shape, soft_edge: 0.0, color: [200, 30, 60] }
+        MaskStyle {
+            method,
+            shape,
+            soft_edge: 0.0,
+            color: [200, 30, 60],
+        }
     }
 
     /// Pixels well inside the region (and inside the ellipse).
@@ -421,7 +504,12 @@ mod tests {
     #[test]
     fn outside_the_region_nothing_changes() {
         for format in PixelFormat::ALL {
-            for method in [Method::Blur(Strength::High), Method::Pixelate(0), Method::Fill, Method::Outline(2)] {
+            for method in [
+                Method::Blur(Strength::High),
+                Method::Pixelate(0),
+                Method::Fill,
+                Method::Outline(2),
+            ] {
                 for shape in [Shape::Rectangle, Shape::Ellipse] {
                     let (a, b) = masked(format, &style(method, shape), REGION);
                     for y in 0..H {
@@ -429,7 +517,11 @@ mod tests {
                             // Chroma of 2x2 blocks touching the region may change.
                             let near = x + 2 >= 16 && x < 48 + 2 && y + 2 >= 12 && y < 36 + 2;
                             if !near {
-                                assert_eq!(rgb_at(&a, x, y), rgb_at(&b, x, y), "{format:?} {method:?} {shape:?} ({x},{y})");
+                                assert_eq!(
+                                    rgb_at(&a, x, y),
+                                    rgb_at(&b, x, y),
+                                    "{format:?} {method:?} {shape:?} ({x},{y})"
+                                );
                             }
                         }
                     }
@@ -452,18 +544,28 @@ mod tests {
                 for (x, y) in core() {
                     let got = rgb_at(&b, x, y);
                     for c in 0..3 {
-                        assert!((got[c] - want[c]).abs() <= 3.0, "{format:?} {shape:?} ({x},{y}): {got:?}");
+                        assert!(
+                            (got[c] - want[c]).abs() <= 3.0,
+                            "{format:?} {shape:?} ({x},{y}): {got:?}"
+                        );
                     }
                 }
                 // Every pixel of the rectangle, up to its border, is filled.
                 if shape == Shape::Rectangle {
                     for (x, y) in [(16, 12), (47, 12), (16, 35), (47, 35)] {
-                        assert!((luma(rgb_at(&b, x, y)) - luma(want)).abs() <= 3.0, "{format:?} corner ({x},{y})");
+                        assert!(
+                            (luma(rgb_at(&b, x, y)) - luma(want)).abs() <= 3.0,
+                            "{format:?} corner ({x},{y})"
+                        );
                     }
                 } else {
                     // The ellipse leaves the rectangle's corners alone.
                     let (a, _) = masked(format, &style(Method::Fill, shape), REGION);
-                    assert_eq!(rgb_at(&a, 17, 13), rgb_at(&b, 17, 13), "{format:?} ellipse corner");
+                    assert_eq!(
+                        rgb_at(&a, 17, 13),
+                        rgb_at(&b, 17, 13),
+                        "{format:?} ellipse corner"
+                    );
                 }
             }
         }
@@ -471,7 +573,9 @@ mod tests {
 
     /// Mean absolute difference between horizontal neighbours in the core: fine detail.
     fn detail(f: &OwnedFrame) -> f32 {
-        let d: Vec<f32> = core().map(|(x, y)| (luma(rgb_at(f, x + 1, y)) - luma(rgb_at(f, x, y))).abs()).collect();
+        let d: Vec<f32> = core()
+            .map(|(x, y)| (luma(rgb_at(f, x + 1, y)) - luma(rgb_at(f, x, y))).abs())
+            .collect();
         d.iter().sum::<f32>() / d.len() as f32
     }
 
@@ -482,10 +586,18 @@ mod tests {
                 for strength in [Strength::Low, Strength::Medium, Strength::High] {
                     let (a, b) = masked(format, &style(Method::Blur(strength), shape), REGION);
                     let (db, da) = (detail(&a), detail(&b));
-                    assert!(da < db * 0.1, "{format:?} {shape:?} {strength:?}: detail {db} -> {da}");
+                    assert!(
+                        da < db * 0.1,
+                        "{format:?} {shape:?} {strength:?}: detail {db} -> {da}"
+                    );
                     // Blurring keeps the average brightness.
-                    let mean = |f: &OwnedFrame| core().map(|(x, y)| luma(rgb_at(f, x, y))).sum::<f32>() / 96.0;
-                    assert!((mean(&a) - mean(&b)).abs() < 25.0, "{format:?} {shape:?} {strength:?}");
+                    let mean = |f: &OwnedFrame| {
+                        core().map(|(x, y)| luma(rgb_at(f, x, y))).sum::<f32>() / 96.0
+                    };
+                    assert!(
+                        (mean(&a) - mean(&b)).abs() < 25.0,
+                        "{format:?} {shape:?} {strength:?}"
+                    );
                 }
             }
         }
@@ -494,8 +606,16 @@ mod tests {
     #[test]
     fn stronger_blur_is_smoother() {
         let spread = |strength| {
-            let (_, b) = masked(PixelFormat::Rgb, &style(Method::Blur(strength), Shape::Rectangle), REGION);
-            std_dev(&core().map(|(x, y)| luma(rgb_at(&b, x, y))).collect::<Vec<_>>())
+            let (_, b) = masked(
+                PixelFormat::Rgb,
+                &style(Method::Blur(strength), Shape::Rectangle),
+                REGION,
+            );
+            std_dev(
+                &core()
+                    .map(|(x, y)| luma(rgb_at(&b, x, y)))
+                    .collect::<Vec<_>>(),
+            )
         };
         let (low, high) = (spread(Strength::Low), spread(Strength::High));
         assert!(high < low, "high {high} vs low {low}");
@@ -512,7 +632,10 @@ mod tests {
                     for x in 24..32 {
                         let p = rgb_at(&b, x, y);
                         for c in 0..3 {
-                            assert!((p[c] - first[c]).abs() <= 3.0, "{format:?} {shape:?} ({x},{y}) {p:?} vs {first:?}");
+                            assert!(
+                                (p[c] - first[c]).abs() <= 3.0,
+                                "{format:?} {shape:?} ({x},{y}) {p:?} vs {first:?}"
+                            );
                         }
                     }
                 }
@@ -526,12 +649,23 @@ mod tests {
     fn outline_draws_the_border_only() {
         for format in PixelFormat::ALL {
             let (a, b) = masked(format, &style(Method::Outline(2), Shape::Rectangle), REGION);
-            let want = luma(rgb_at(&masked(format, &style(Method::Fill, Shape::Rectangle), REGION).1, 30, 24));
+            let want = luma(rgb_at(
+                &masked(format, &style(Method::Fill, Shape::Rectangle), REGION).1,
+                30,
+                24,
+            ));
             for (x, y) in [(16, 20), (47, 20), (30, 12), (30, 35)] {
-                assert!((luma(rgb_at(&b, x, y)) - want).abs() <= 3.0, "{format:?} border ({x},{y})");
+                assert!(
+                    (luma(rgb_at(&b, x, y)) - want).abs() <= 3.0,
+                    "{format:?} border ({x},{y})"
+                );
             }
             for (x, y) in core() {
-                assert_eq!(rgb_at(&a, x, y), rgb_at(&b, x, y), "{format:?} interior untouched");
+                assert_eq!(
+                    rgb_at(&a, x, y),
+                    rgb_at(&b, x, y),
+                    "{format:?} interior untouched"
+                );
             }
         }
     }
@@ -546,22 +680,54 @@ mod tests {
         assert_eq!(red(&b, 47), 200.0);
         let mid = red(&b, 50);
         let orig = red(&a, 50);
-        assert!((mid - 200.0).abs() > 1.0 && (mid - orig).abs() > 1.0, "partial blend at x=50: {mid} (orig {orig})");
+        assert!(
+            (mid - 200.0).abs() > 1.0 && (mid - orig).abs() > 1.0,
+            "partial blend at x=50: {mid} (orig {orig})"
+        );
         assert_eq!(red(&a, 56), red(&b, 56));
     }
 
     #[test]
     fn regions_at_the_frame_edge_are_clipped() {
         for format in PixelFormat::ALL {
-            let region = Region { x: -10.0, y: 40.0, w: 30.0, h: 30.0 };
+            let region = Region {
+                x: -10.0,
+                y: 40.0,
+                w: 30.0,
+                h: 30.0,
+            };
             let (_, b) = masked(format, &style(Method::Fill, Shape::Rectangle), region);
-            assert!((rgb_at(&b, 0, H - 1)[1] - if format == PixelFormat::Gray8 { 84.0 } else { 30.0 }).abs() <= 4.0, "{format:?}");
+            assert!(
+                (rgb_at(&b, 0, H - 1)[1]
+                    - if format == PixelFormat::Gray8 {
+                        84.0
+                    } else {
+                        30.0
+                    })
+                .abs()
+                    <= 4.0,
+                "{format:?}"
+            );
         }
     }
 
     #[test]
     fn padding_grows_around_the_centre() {
-        let r = Region { x: 10.0, y: 10.0, w: 20.0, h: 10.0 }.padded(0.5);
-        assert_eq!(r, Region { x: 5.0, y: 7.5, w: 30.0, h: 15.0 });
+        let r = Region {
+            x: 10.0,
+            y: 10.0,
+            w: 20.0,
+            h: 10.0,
+        }
+        .padded(0.5);
+        assert_eq!(
+            r,
+            Region {
+                x: 5.0,
+                y: 7.5,
+                w: 30.0,
+                h: 15.0
+            }
+        );
     }
 }

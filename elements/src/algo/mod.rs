@@ -3,7 +3,7 @@
 pub mod detection;
 pub mod detector;
 pub mod families;
-pub mod mask;
 pub mod frame;
+pub mod mask;
 pub mod nms;
 pub mod preprocess;

@@ -11,11 +11,18 @@ use gst_video::prelude::*;
 
 use super::{MaskMethod, MaskShape, MaskStrength, TrackScope};
 use crate::algo::frame::PixelFormat;
-use crate::algo::mask::{MaskStyle, Method, Region, Scratch, Shape, Strength, mask_region, planes_for};
+use crate::algo::mask::{
+    MaskStyle, Method, Region, Scratch, Shape, Strength, mask_region, planes_for,
+};
 use crate::video::{pixel_format, video_caps, yuv_matrix};
 
-static CAT: LazyLock<gst::DebugCategory> =
-    LazyLock::new(|| gst::DebugCategory::new("redactmask", gst::DebugColorFlags::empty(), Some("gst-redact masking")));
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "redactmask",
+        gst::DebugColorFlags::empty(),
+        Some("gst-redact masking"),
+    )
+});
 
 pub const DEFAULT_ROI_TYPES: &str = "face,license-plate";
 pub const DEFAULT_METHOD: MaskMethod = MaskMethod::Blur;
@@ -76,7 +83,12 @@ struct Plan {
 
 impl Settings {
     fn plan(&self) -> Result<Plan, String> {
-        let roi_types: Vec<String> = self.roi_types.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        let roi_types: Vec<String> = self
+            .roi_types
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
         if roi_types.is_empty() {
             return Err("roi-types is empty: list the region types to mask, e.g. face,license-plate (or 'all')".into());
         }
@@ -85,7 +97,11 @@ impl Settings {
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<i32>().map_err(|_| format!("track-ids: '{s}' is not a whole number (use e.g. 3,7,12)")))
+            .map(|s| {
+                s.parse::<i32>().map_err(|_| {
+                    format!("track-ids: '{s}' is not a whole number (use e.g. 3,7,12)")
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let [top, left, bottom, right] = self.area;
         if top >= bottom || left >= right {
@@ -125,7 +141,14 @@ impl Settings {
 
 impl Plan {
     /// Whether a region of this type, track id and box (frame pixels) is to be masked.
-    fn wants(&self, roi_type: &str, id: i32, rect: (u32, u32, u32, u32), width: u32, height: u32) -> bool {
+    fn wants(
+        &self,
+        roi_type: &str,
+        id: i32,
+        rect: (u32, u32, u32, u32),
+        width: u32,
+        height: u32,
+    ) -> bool {
         if !self.roi_types.iter().any(|t| t == roi_type || t == "all") {
             return false;
         }
@@ -135,7 +158,12 @@ impl Plan {
         }
         let [top, left, bottom, right] = self.area;
         let (x, y, w, h) = (rect.0 as f64, rect.1 as f64, rect.2 as f64, rect.3 as f64);
-        let (ax0, ay0, ax1, ay1) = (left * width as f64, top * height as f64, right * width as f64, bottom * height as f64);
+        let (ax0, ay0, ax1, ay1) = (
+            left * width as f64,
+            top * height as f64,
+            right * width as f64,
+            bottom * height as f64,
+        );
         x < ax1 && x + w > ax0 && y < ay1 && y + h > ay0
     }
 }
@@ -156,7 +184,11 @@ impl Default for RedactMask {
     fn default() -> Self {
         let settings = Settings::default();
         let plan = settings.plan();
-        RedactMask { settings: Mutex::new(settings), plan: Mutex::new(plan), state: Mutex::new(None) }
+        RedactMask {
+            settings: Mutex::new(settings),
+            plan: Mutex::new(plan),
+            state: Mutex::new(None),
+        }
     }
 }
 
@@ -262,7 +294,12 @@ impl ObjectImpl for RedactMask {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap();
-        let text = || value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default();
+        let text = || {
+            value
+                .get::<Option<String>>()
+                .expect("type checked upstream")
+                .unwrap_or_default()
+        };
         match pspec.name() {
             "roi-types" => s.roi_types = text(),
             "method" => s.method = value.get().expect("type checked upstream"),
@@ -336,8 +373,20 @@ impl ElementImpl for RedactMask {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let caps = video_caps();
             vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).unwrap(),
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
             ]
         });
         TEMPLATES.as_ref()
@@ -345,12 +394,18 @@ impl ElementImpl for RedactMask {
 }
 
 impl BaseTransformImpl for RedactMask {
-    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let plan = self.settings.lock().unwrap().plan().map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{e}")))?;
+        let plan = self
+            .settings
+            .lock()
+            .unwrap()
+            .plan()
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{e}")))?;
         *self.plan.lock().unwrap() = Ok(plan);
         Ok(())
     }
@@ -361,9 +416,15 @@ impl BaseTransformImpl for RedactMask {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps).map_err(|_| gst::loggable_error!(CAT, "invalid caps {incaps}"))?;
-        let format = pixel_format(info.format()).ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {:?}", info.format()))?;
-        *self.state.lock().unwrap() = Some(State { info, format, scratch: Scratch::default() });
+        let info = gst_video::VideoInfo::from_caps(incaps)
+            .map_err(|_| gst::loggable_error!(CAT, "invalid caps {incaps}"))?;
+        let format = pixel_format(info.format())
+            .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {:?}", info.format()))?;
+        *self.state.lock().unwrap() = Some(State {
+            info,
+            format,
+            scratch: Scratch::default(),
+        });
         Ok(())
     }
 
@@ -383,22 +444,44 @@ impl BaseTransformImpl for RedactMask {
             .filter(|m| plan.wants(m.roi_type(), m.id(), m.rect(), width, height))
             .map(|m| {
                 let (x, y, w, h) = m.rect();
-                Region { x: x as f32, y: y as f32, w: w as f32, h: h as f32 }.padded(plan.padding)
+                Region {
+                    x: x as f32,
+                    y: y as f32,
+                    w: w as f32,
+                    h: h as f32,
+                }
+                .padded(plan.padding)
             })
             .collect();
         gst::trace!(CAT, imp = self, "{} region(s) to mask", regions.len());
         if regions.is_empty() {
             return Ok(gst::FlowSuccess::Ok);
         }
-        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &state.info).map_err(|_| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ("could not map the frame for writing"));
-            gst::FlowError::Error
-        })?;
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &state.info)
+            .map_err(|_| {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("could not map the frame for writing")
+                );
+                gst::FlowError::Error
+            })?;
         let n = state.format.n_planes();
-        let strides: Vec<usize> = frame.plane_stride()[..n].iter().map(|&s| s as usize).collect();
+        let strides: Vec<usize> = frame.plane_stride()[..n]
+            .iter()
+            .map(|&s| s as usize)
+            .collect();
         let yuv = yuv_matrix(&state.info);
         let data: Vec<&mut [u8]> = frame.planes_data_mut().into_iter().take(n).collect();
-        let mut planes = planes_for(state.format, width as usize, height as usize, data, &strides, plan.style.color, yuv);
+        let mut planes = planes_for(
+            state.format,
+            width as usize,
+            height as usize,
+            data,
+            &strides,
+            plan.style.color,
+            yuv,
+        );
         for region in regions {
             mask_region(&mut planes, region, &plan.style, &mut state.scratch);
         }

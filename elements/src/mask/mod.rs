@@ -30,7 +30,9 @@ use gst::prelude::*;
 
 mod imp;
 
-pub use imp::{DEFAULT_METHOD, DEFAULT_PADDING, DEFAULT_ROI_TYPES, DEFAULT_SHAPE, DEFAULT_STRENGTH};
+pub use imp::{
+    DEFAULT_METHOD, DEFAULT_PADDING, DEFAULT_ROI_TYPES, DEFAULT_SHAPE, DEFAULT_STRENGTH,
+};
 
 glib::wrapper! {
     pub struct RedactMask(ObjectSubclass<imp::RedactMask>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
@@ -46,7 +48,10 @@ pub enum MaskMethod {
     Pixelate = 1,
     #[enum_value(name = "Fill: solid colour", nick = "fill")]
     Fill = 2,
-    #[enum_value(name = "Outline: draw the region's border (review only, not a redaction)", nick = "outline")]
+    #[enum_value(
+        name = "Outline: draw the region's border (review only, not a redaction)",
+        nick = "outline"
+    )]
     Outline = 3,
 }
 
@@ -54,7 +59,10 @@ pub enum MaskMethod {
 #[repr(u32)]
 #[enum_type(name = "GstRedactStrength")]
 pub enum MaskStrength {
-    #[enum_value(name = "Low: blur radius 12% of the region's shorter side", nick = "low")]
+    #[enum_value(
+        name = "Low: blur radius 12% of the region's shorter side",
+        nick = "low"
+    )]
     Low = 0,
     #[enum_value(name = "Medium: 20%", nick = "medium")]
     Medium = 1,
@@ -76,7 +84,10 @@ pub enum MaskShape {
 #[repr(u32)]
 #[enum_type(name = "GstRedactScope")]
 pub enum TrackScope {
-    #[enum_value(name = "Exclude: mask every region except the listed track ids", nick = "exclude")]
+    #[enum_value(
+        name = "Exclude: mask every region except the listed track ids",
+        nick = "exclude"
+    )]
     Exclude = 0,
     #[enum_value(name = "Include: mask only the listed track ids", nick = "include")]
     Include = 1,
@@ -92,5 +103,10 @@ pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
     ] {
         t.mark_as_plugin_api(gst::PluginAPIFlags::empty());
     }
-    gst::Element::register(plugin, "redactmask", gst::Rank::NONE, RedactMask::static_type())
+    gst::Element::register(
+        plugin,
+        "redactmask",
+        gst::Rank::NONE,
+        RedactMask::static_type(),
+    )
 }

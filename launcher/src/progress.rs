@@ -1,0 +1,121 @@
+//! Progress for `redact run`: a bar with frames, fps and ETA on a terminal; plain lines
+//! (at most one every few seconds per file) when stderr is not a terminal.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::run::{FileReport, Reporter};
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    plain: Mutex<PlainState>,
+    quiet: bool,
+}
+
+struct PlainState {
+    file: String,
+    started: Instant,
+    last_line: Instant,
+    total: Option<u64>,
+}
+
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+impl Progress {
+    /// `quiet`: only warnings and errors.
+    pub fn new(quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {pos}/{len} frames  {per_sec}  ETA {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            plain: Mutex::new(PlainState {
+                file: String::new(),
+                started: Instant::now(),
+                last_line: Instant::now(),
+                total: None,
+            }),
+            quiet,
+        }
+    }
+}
+
+impl Reporter for Progress {
+    fn start(&self, file: &Path) {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(bar) = &self.bar {
+            bar.reset();
+            bar.set_length(0);
+            bar.set_message(name.clone());
+        }
+        let mut p = self.plain.lock().unwrap();
+        *p = PlainState {
+            file: name,
+            started: Instant::now(),
+            last_line: Instant::now(),
+            total: None,
+        };
+    }
+
+    fn total(&self, frames: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(frames);
+        }
+        self.plain.lock().unwrap().total = Some(frames);
+    }
+
+    fn frame(&self, done: u64) {
+        if let Some(bar) = &self.bar {
+            if bar.length().is_some_and(|l| done > l) {
+                bar.set_length(done);
+            }
+            bar.set_position(done);
+            return;
+        }
+        let mut p = self.plain.lock().unwrap();
+        if self.quiet || p.last_line.elapsed() < PLAIN_EVERY {
+            return;
+        }
+        p.last_line = Instant::now();
+        let fps = done as f64 / p.started.elapsed().as_secs_f64().max(1e-9);
+        match p.total {
+            Some(total) if total >= done => eprintln!(
+                "{}: {done}/{total} frames, {fps:.1} fps, ETA {:.0} s",
+                p.file,
+                (total - done) as f64 / fps.max(1e-9)
+            ),
+            _ => eprintln!("{}: {done} frames, {fps:.1} fps", p.file),
+        }
+    }
+
+    fn finish(&self, report: &FileReport) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if !self.quiet {
+            println!("{}", report.line());
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
+            None => eprintln!("warning: {message}"),
+        }
+    }
+}

@@ -1,0 +1,867 @@
+//! `redact run`: an image, a video, a ZIP or a folder in; the same kind out, redacted.
+//!
+//! Each file goes through one GStreamer pipeline:
+//! video: `filesrc ! parsebin`, the video stream `! decodebin ! redactdetect ! redactmask !
+//! encoder ! muxer`, the audio stream straight into the muxer (copied, not re-encoded);
+//! image: `filesrc ! decodebin ! videoflip (EXIF orientation) ! redactdetect ! redactmask !
+//! encoder` (no metadata is written). Outputs are written under a temporary name and renamed
+//! only when complete.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use gst::prelude::*;
+use serde::Deserialize;
+
+use crate::detections::DetectionsFile;
+use crate::media;
+use crate::pipeline::{DetectOptions, init, make_decoders_strict, play};
+
+/// Encoder quality, the same words for every codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quality {
+    /// Visually near-lossless (x264 CRF 18, JPEG/WebP 95).
+    High,
+    /// x264 CRF 23 (x264's own default), JPEG/WebP 88.
+    Medium,
+    /// x264 CRF 28, JPEG/WebP 75: small files.
+    Low,
+}
+
+impl Quality {
+    fn x264_quantizer(self) -> u32 {
+        match self {
+            Quality::High => 18,
+            Quality::Medium => 23,
+            Quality::Low => 28,
+        }
+    }
+
+    fn vp8_cq_level(self) -> i32 {
+        match self {
+            Quality::High => 8,
+            Quality::Medium => 16,
+            Quality::Low => 32,
+        }
+    }
+
+    fn image_quality(self) -> i32 {
+        match self {
+            Quality::High => 95,
+            Quality::Medium => 88,
+            Quality::Low => 75,
+        }
+    }
+}
+
+/// `redactmask` settings (names as the element's properties).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaskOptions {
+    pub method: String,
+    pub strength: String,
+    pub block_size: u32,
+    /// 0xRRGGBB.
+    pub color: u32,
+    pub shape: String,
+    pub padding: f64,
+    pub soft_edge: f64,
+    /// top, left, bottom, right as fractions of the frame.
+    pub area: [f64; 4],
+    pub track_ids: Vec<i64>,
+    pub include_tracks: bool,
+}
+
+impl Default for MaskOptions {
+    fn default() -> Self {
+        MaskOptions {
+            method: "blur".into(),
+            strength: "high".into(),
+            block_size: 0,
+            color: 0x000000,
+            shape: "rectangle".into(),
+            padding: redact_elements::mask::DEFAULT_PADDING,
+            soft_edge: 0.0,
+            area: [0.0, 0.0, 1.0, 1.0],
+            track_ids: Vec::new(),
+            include_tracks: false,
+        }
+    }
+}
+
+impl MaskOptions {
+    fn make_element(&self, roi_types: &str) -> Result<gst::Element, String> {
+        let ids: Vec<String> = self.track_ids.iter().map(|i| i.to_string()).collect();
+        gst::ElementFactory::make("redactmask")
+            .property("roi-types", roi_types)
+            .property_from_str("method", &self.method)
+            .property_from_str("strength", &self.strength)
+            .property("block-size", self.block_size)
+            .property("color", 0xff00_0000 | self.color)
+            .property_from_str("shape", &self.shape)
+            .property("padding", self.padding)
+            .property("soft-edge", self.soft_edge)
+            .property("track-ids", ids.join(","))
+            .property_from_str(
+                "track-scope",
+                if self.include_tracks {
+                    "include"
+                } else {
+                    "exclude"
+                },
+            )
+            .property("area-top", self.area[0])
+            .property("area-left", self.area[1])
+            .property("area-bottom", self.area[2])
+            .property("area-right", self.area[3])
+            .build()
+            .map_err(|e| format!("cannot create redactmask: {e}"))
+    }
+}
+
+/// A region no detector finds, masked on a range of frames (`--boxes FILE`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualBox {
+    /// `[x, y, w, h]` in frame pixels.
+    #[serde(rename = "box")]
+    pub bbox: [f64; 4],
+    /// First frame (0-based, default 0).
+    #[serde(default)]
+    pub from: u64,
+    /// Last frame, inclusive (default: to the end).
+    #[serde(default)]
+    pub to: Option<u64>,
+}
+
+/// Reads a `--boxes` file: a JSON list of `{"box": [x, y, w, h], "from": 0, "to": 99}`.
+pub fn read_boxes(path: &Path) -> Result<Vec<ManualBox>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read --boxes file {}: {e}", path.display()))?;
+    let boxes: Vec<ManualBox> = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: {e}; expected a JSON list like [{{\"box\": [x, y, w, h], \"from\": 0, \"to\": 99}}]",
+            path.display()
+        )
+    })?;
+    for b in &boxes {
+        if b.bbox[2] <= 0.0 || b.bbox[3] <= 0.0 || b.to.is_some_and(|to| to < b.from) {
+            return Err(format!(
+                "{}: bad box {:?} (width and height must be > 0, to >= from)",
+                path.display(),
+                b
+            ));
+        }
+    }
+    Ok(boxes)
+}
+
+/// Reads a `--detections` file written by `redact detect`.
+pub fn read_detections(path: &Path) -> Result<DetectionsFile, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read --detections file {}: {e}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: not a detections JSON file: {e}", path.display()))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub detect: DetectOptions,
+    pub mask: MaskOptions,
+    pub quality: Option<Quality>,
+    pub no_audio: bool,
+    pub boxes: Vec<ManualBox>,
+    /// Regions from a detections file instead of running the detector.
+    pub detections: Option<Arc<DetectionsFile>>,
+}
+
+impl Default for Quality {
+    fn default() -> Self {
+        Quality::High
+    }
+}
+
+/// What the launcher tells the user while it works.
+pub trait Reporter: Send + Sync + 'static {
+    /// A file starts; `total_frames` when known (videos, once the stream is open).
+    fn start(&self, file: &Path);
+    fn total(&self, frames: u64);
+    fn frame(&self, done: u64);
+    fn finish(&self, report: &FileReport);
+    fn warn(&self, message: &str);
+}
+
+/// One file's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileReport {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub frames: u64,
+    /// Regions masked, summed over frames, per roi type.
+    pub masked: Vec<(String, u64)>,
+    pub seconds: f64,
+}
+
+impl FileReport {
+    pub fn line(&self) -> String {
+        let masked: Vec<String> = self
+            .masked
+            .iter()
+            .map(|(t, n)| format!("{n} {t}"))
+            .collect();
+        format!(
+            "{} -> {}: {} frame(s), masked {}, {:.1} s ({:.1} fps)",
+            self.input.display(),
+            self.output.display(),
+            self.frames,
+            if masked.is_empty() {
+                "nothing".into()
+            } else {
+                masked.join(", ")
+            },
+            self.seconds,
+            self.frames as f64 / self.seconds.max(1e-9)
+        )
+    }
+}
+
+/// `NAME.redacted.EXT` beside a file, `NAME.redacted` beside a folder.
+pub fn default_output(input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    match input.extension() {
+        Some(ext) if input.is_file() => {
+            input.with_file_name(format!("{stem}.redacted.{}", ext.to_string_lossy()))
+        }
+        _ => input.with_file_name(format!(
+            "{}.redacted",
+            input.file_name().unwrap_or_default().to_string_lossy()
+        )),
+    }
+}
+
+/// Redacts `input` (file, ZIP or folder) into `output` (default: `default_output`).
+pub fn run(
+    input: &Path,
+    output: Option<&Path>,
+    options: &RunOptions,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Vec<FileReport>, String> {
+    init()?;
+    let output = output
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_output(input));
+    if output == input {
+        return Err(format!(
+            "{}: the output would overwrite the input; choose another -o",
+            input.display()
+        ));
+    }
+    if input.is_dir() {
+        if options.detections.is_some() {
+            return Err(
+                "--detections describes one file: use it with a single image or video".into(),
+            );
+        }
+        return run_folder(input, &output, options, reporter);
+    }
+    if !input.is_file() {
+        return Err(format!("{}: no such file or folder", input.display()));
+    }
+    if media::extension(input) == "zip" {
+        if options.detections.is_some() {
+            return Err(
+                "--detections describes one file: use it with a single image or video".into(),
+            );
+        }
+        return run_zip(input, &output, options, reporter);
+    }
+    if !media::is_supported(input) {
+        return Err(format!(
+            "{}: unsupported file type; supported are {}, {} and zip",
+            input.display(),
+            media::IMAGE_EXTENSIONS.join(", "),
+            media::VIDEO_EXTENSIONS.join(", ")
+        ));
+    }
+    if output.is_dir() {
+        return Err(format!(
+            "{}: is a folder; -o must name the output file",
+            output.display()
+        ));
+    }
+    if media::extension(&output) != media::extension(input) {
+        return Err(format!(
+            "{}: the output keeps the input's format, so its name must end in .{}",
+            output.display(),
+            media::extension(input)
+        ));
+    }
+    redact_file(input, &output, options, reporter).map(|r| vec![r])
+}
+
+fn run_folder(
+    input: &Path,
+    output: &Path,
+    options: &RunOptions,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Vec<FileReport>, String> {
+    if output.starts_with(input) {
+        return Err(format!(
+            "{}: the output folder must not be inside the input folder",
+            output.display()
+        ));
+    }
+    let (files, others) =
+        media::walk(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+    if !others.is_empty() {
+        reporter.warn(&format!(
+            "left out {} file(s) that are not supported images or videos: {}",
+            others.len(),
+            media::short_list(&others, input)
+        ));
+    }
+    if files.is_empty() {
+        return Err(format!(
+            "{}: no supported images or videos in this folder",
+            input.display()
+        ));
+    }
+    let mut reports = Vec::new();
+    let mut failed = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(input).unwrap_or(file);
+        match redact_file(file, &output.join(rel), options, reporter) {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                reporter.warn(&e);
+                failed.push(rel.display().to_string());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        return Err(format!(
+            "{} of {} file(s) failed: {}",
+            failed.len(),
+            files.len(),
+            failed.join(", ")
+        ));
+    }
+    Ok(reports)
+}
+
+fn run_zip(
+    input: &Path,
+    output: &Path,
+    options: &RunOptions,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Vec<FileReport>, String> {
+    let open_err =
+        |e: &dyn std::fmt::Display| format!("{}: not a readable ZIP file: {e}", input.display());
+    let file = std::fs::File::open(input).map_err(|e| open_err(&e))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| open_err(&e))?;
+    let work =
+        media::TempDir::new("zip").map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+    let tmp_zip = media::temporary_name(output);
+    let result = (|| {
+        if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        let out = std::fs::File::create(&tmp_zip)
+            .map_err(|e| format!("cannot write {}: {e}", tmp_zip.display()))?;
+        let mut writer = zip::ZipWriter::new(out);
+        let mut reports = Vec::new();
+        let mut skipped = Vec::new();
+        let mut failed = Vec::new();
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).map_err(|e| open_err(&e))?;
+            if entry.is_dir() {
+                continue;
+            }
+            let name = entry
+                .name()
+                .map(|n| n.into_owned())
+                .map_err(|e| open_err(&e))?;
+            let Some(rel) = entry.enclosed_name() else {
+                reporter.warn(&format!("left out '{name}': unsafe path in the archive"));
+                continue;
+            };
+            if !media::is_supported(&rel) {
+                skipped.push(PathBuf::from(&name));
+                continue;
+            }
+            let src = work.path().join("in").join(&rel);
+            let dst = work.path().join("out").join(&rel);
+            std::fs::create_dir_all(src.parent().unwrap()).map_err(|e| e.to_string())?;
+            let mut f = std::fs::File::create(&src).map_err(|e| e.to_string())?;
+            std::io::copy(&mut entry, &mut f)
+                .map_err(|e| format!("{}: cannot extract '{name}': {e}", input.display()))?;
+            drop(f);
+            match redact_file(&src, &dst, options, reporter) {
+                Ok(mut r) => {
+                    // Images and videos are compressed already: store them as they are.
+                    let stored = zip::write::SimpleFileOptions::default()
+                        .compression_method(zip::CompressionMethod::Stored);
+                    writer
+                        .start_file(name.as_str(), stored)
+                        .map_err(|e| e.to_string())?;
+                    let mut redacted = std::fs::File::open(&dst).map_err(|e| e.to_string())?;
+                    std::io::copy(&mut redacted, &mut writer).map_err(|e| e.to_string())?;
+                    r.input = input.join(&name);
+                    r.output = output.join(&name);
+                    reports.push(r);
+                }
+                Err(e) => {
+                    reporter.warn(&e);
+                    failed.push(name);
+                }
+            }
+        }
+        if !skipped.is_empty() {
+            reporter.warn(&format!(
+                "left out {} file(s) of the ZIP that are not supported images or videos: {}",
+                skipped.len(),
+                media::short_list(&skipped, Path::new(""))
+            ));
+        }
+        if !failed.is_empty() {
+            return Err(format!(
+                "{}: {} file(s) inside failed: {}",
+                input.display(),
+                failed.len(),
+                failed.join(", ")
+            ));
+        }
+        if reports.is_empty() {
+            return Err(format!(
+                "{}: no supported images or videos inside",
+                input.display()
+            ));
+        }
+        writer
+            .finish()
+            .map_err(|e| format!("cannot write {}: {e}", tmp_zip.display()))?;
+        std::fs::rename(&tmp_zip, output)
+            .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+        Ok(reports)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp_zip);
+    }
+    result
+}
+
+/// Counts what `redactmask` is about to mask, and adds manual / file-given regions.
+struct RegionFeed {
+    boxes: Vec<ManualBox>,
+    detections: Option<Arc<DetectionsFile>>,
+    frame: AtomicU64,
+    masked: Mutex<Vec<(String, u64)>>,
+}
+
+impl RegionFeed {
+    fn add_regions(&self, buffer: &mut gst::BufferRef, index: u64) {
+        for b in self
+            .boxes
+            .iter()
+            .filter(|b| index >= b.from && b.to.is_none_or(|to| index <= to))
+        {
+            let [x, y, w, h] = b.bbox.map(|v| v.max(0.0));
+            let mut meta = gst_video::VideoRegionOfInterestMeta::add(
+                buffer,
+                "manual",
+                (x as u32, y as u32, w.ceil() as u32, h.ceil() as u32),
+            );
+            meta.set_id(-1);
+        }
+        if let Some(f) = self
+            .detections
+            .as_ref()
+            .and_then(|d| d.frames.get(index as usize))
+        {
+            for d in &f.detections {
+                let [x, y, w, h] = d.bbox.map(|v| v.max(0.0));
+                let mut meta = gst_video::VideoRegionOfInterestMeta::add(
+                    buffer,
+                    &d.class,
+                    (x as u32, y as u32, w.ceil() as u32, h.ceil() as u32),
+                );
+                meta.set_id(d.track_id.map_or(-1, |id| id as i32));
+            }
+        }
+    }
+
+    fn count(&self, buffer: &gst::BufferRef) {
+        let mut masked = self.masked.lock().unwrap();
+        for m in buffer.iter_meta::<gst_video::VideoRegionOfInterestMeta>() {
+            match masked.iter_mut().find(|(t, _)| t == m.roi_type()) {
+                Some((_, n)) => *n += 1,
+                None => masked.push((m.roi_type().to_string(), 1)),
+            }
+        }
+    }
+}
+
+/// The roi types `redactmask` handles for these options.
+fn roi_types(options: &RunOptions) -> String {
+    let mut types = Vec::new();
+    if options.detect.faces {
+        types.push("face");
+    }
+    if options.detect.plates {
+        types.push("license-plate");
+    }
+    types.push("manual");
+    types.join(",")
+}
+
+fn make(factory: &str) -> Result<gst::Element, String> {
+    gst::ElementFactory::make(factory).build().map_err(|_| {
+        format!(
+            "GStreamer element '{factory}' is missing: run ./setup to install the plugin packages"
+        )
+    })
+}
+
+/// `[redactdetect !] redactmask`, with the region feed on the mask's sink pad. Returns the
+/// first and last element of the chain.
+fn redaction_chain(
+    pipeline: &gst::Pipeline,
+    options: &RunOptions,
+    feed: &Arc<RegionFeed>,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<(gst::Element, gst::Element), String> {
+    let mask = options.mask.make_element(&roi_types(options))?;
+    let first = if options.detections.is_none() && (options.detect.faces || options.detect.plates) {
+        let detect = options.detect.make_element()?;
+        pipeline.add(&detect).map_err(|e| e.to_string())?;
+        detect
+    } else {
+        let identity = make("identity")?;
+        pipeline.add(&identity).map_err(|e| e.to_string())?;
+        identity
+    };
+    pipeline.add(&mask).map_err(|e| e.to_string())?;
+    first.link(&mask).map_err(|e| e.to_string())?;
+    let pad = mask.static_pad("sink").expect("redactmask has a sink pad");
+    let feed = feed.clone();
+    let reporter = reporter.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let index = feed.frame.fetch_add(1, Ordering::Relaxed);
+        if index == 0
+            && let Some(total) = estimate_frames(pad)
+        {
+            reporter.total(total);
+        }
+        if let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() {
+            let buffer = buffer.make_mut();
+            feed.add_regions(buffer, index);
+            feed.count(buffer);
+        }
+        reporter.frame(index + 1);
+        gst::PadProbeReturn::Ok
+    });
+    Ok((first, mask))
+}
+
+/// Frames in the stream: upstream duration times the caps' frame rate.
+fn estimate_frames(pad: &gst::Pad) -> Option<u64> {
+    let duration = pad.peer_query_duration::<gst::ClockTime>()?;
+    let caps = pad.current_caps()?;
+    let info = gst_video::VideoInfo::from_caps(&caps).ok()?;
+    let fps = info.fps();
+    (fps.numer() > 0).then(|| {
+        (duration.nseconds() as f64 / 1e9 * fps.numer() as f64 / fps.denom() as f64).round() as u64
+    })
+}
+
+fn redact_file(
+    input: &Path,
+    output: &Path,
+    options: &RunOptions,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<FileReport, String> {
+    let start = std::time::Instant::now();
+    reporter.start(input);
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let tmp = media::temporary_name(output);
+    let feed = Arc::new(RegionFeed {
+        boxes: options.boxes.clone(),
+        detections: options.detections.clone(),
+        frame: AtomicU64::new(0),
+        masked: Mutex::new(Vec::new()),
+    });
+    let result = if media::is_image(input) {
+        image_pipeline(input, &tmp, options, &feed, reporter)
+    } else {
+        video_pipeline(input, &tmp, options, &feed, reporter)
+    }
+    .and_then(|pipeline| {
+        let outcome = play(&pipeline, input);
+        drop(pipeline);
+        outcome
+    })
+    .and_then(|()| {
+        let frames = feed.frame.load(Ordering::Relaxed);
+        if frames == 0 {
+            return Err(format!(
+                "{}: no video frames decoded (no video stream, or an empty file)",
+                input.display()
+            ));
+        }
+        if let Some(d) = &options.detections
+            && d.frame_count != frames
+        {
+            reporter.warn(&format!(
+                "{}: the detections file lists {} frames, the video has {frames}",
+                input.display(),
+                d.frame_count
+            ));
+        }
+        std::fs::rename(&tmp, output)
+            .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+        Ok(FileReport {
+            input: input.to_path_buf(),
+            output: output.to_path_buf(),
+            frames,
+            masked: feed.masked.lock().unwrap().clone(),
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    });
+    match &result {
+        Ok(report) => reporter.finish(report),
+        Err(_) => {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+    result
+}
+
+fn image_pipeline(
+    input: &Path,
+    tmp: &Path,
+    options: &RunOptions,
+    feed: &Arc<RegionFeed>,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<gst::Pipeline, String> {
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", input.to_string_lossy().as_ref())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let decode = make("decodebin")?;
+    make_decoders_strict(&decode);
+    // EXIF orientation is applied to the pixels, since the metadata is not written back.
+    let flip = gst::ElementFactory::make("videoflip")
+        .property_from_str("video-direction", "auto")
+        .build()
+        .map_err(|e| e.to_string())?;
+    let convert_in = make("videoconvert")?;
+    let convert_out = make("videoconvert")?;
+    let quality = options.quality.unwrap_or_default().image_quality();
+    let encoder = match media::extension(input).as_str() {
+        "jpg" | "jpeg" => gst::ElementFactory::make("jpegenc")
+            .property("quality", quality)
+            .build(),
+        "png" => gst::ElementFactory::make("pngenc").build(),
+        _ => gst::ElementFactory::make("webpenc")
+            .property("quality", quality as f32)
+            .build(),
+    }
+    .map_err(|_| {
+        format!(
+            "{}: no encoder for this image format: run ./setup to install the plugin packages",
+            input.display()
+        )
+    })?;
+    let sink = gst::ElementFactory::make("filesink")
+        .property("location", tmp.to_string_lossy().as_ref())
+        .build()
+        .map_err(|e| e.to_string())?;
+    pipeline
+        .add_many([
+            &src,
+            &decode,
+            &flip,
+            &convert_in,
+            &convert_out,
+            &encoder,
+            &sink,
+        ])
+        .map_err(|e| e.to_string())?;
+    let (first, last) = redaction_chain(&pipeline, options, feed, reporter)?;
+    src.link(&decode).map_err(|e| e.to_string())?;
+    gst::Element::link_many([&flip, &convert_in, &first]).map_err(|e| e.to_string())?;
+    gst::Element::link_many([&last, &convert_out, &encoder, &sink]).map_err(|e| e.to_string())?;
+    let flip_weak = flip.downgrade();
+    decode.connect_pad_added(move |_, pad| {
+        if let Some(flip) = flip_weak.upgrade() {
+            let sinkpad = flip.static_pad("sink").expect("videoflip has a sink pad");
+            if !sinkpad.is_linked() {
+                let _ = pad.link(&sinkpad);
+            }
+        }
+    });
+    Ok(pipeline)
+}
+
+fn video_pipeline(
+    input: &Path,
+    tmp: &Path,
+    options: &RunOptions,
+    feed: &Arc<RegionFeed>,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<gst::Pipeline, String> {
+    let pipeline = gst::Pipeline::new();
+    let ext = media::extension(input);
+    let src = gst::ElementFactory::make("filesrc")
+        .property("location", input.to_string_lossy().as_ref())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let parse = make("parsebin")?;
+    let decode = make("decodebin")?;
+    make_decoders_strict(&decode);
+    let convert_in = make("videoconvert")?;
+    let convert_out = make("videoconvert")?;
+    let quality = options.quality.unwrap_or_default();
+    let (encoder, parser) = if ext == "webm" {
+        let enc = gst::ElementFactory::make("vp8enc")
+            .property_from_str("end-usage", "cq")
+            .property("cq-level", quality.vp8_cq_level())
+            .property("target-bitrate", 50_000_000i32)
+            .property("deadline", 1i64)
+            .property("cpu-used", 4i32)
+            .property("threads", 2i32)
+            .build()
+            .map_err(|_| "GStreamer element 'vp8enc' is missing: run ./setup".to_string())?;
+        (enc, None)
+    } else {
+        let enc = gst::ElementFactory::make("x264enc")
+            .property_from_str("pass", "qual")
+            .property("quantizer", quality.x264_quantizer())
+            .property_from_str("speed-preset", "faster")
+            .build()
+            .map_err(|_| {
+                "GStreamer element 'x264enc' is missing: run ./setup (gstreamer1.0-plugins-ugly)"
+                    .to_string()
+            })?;
+        (enc, Some(make("h264parse")?))
+    };
+    let mux = make(match ext.as_str() {
+        "mp4" => "mp4mux",
+        "mov" => "qtmux",
+        "mkv" => "matroskamux",
+        "webm" => "webmmux",
+        _ => "avimux",
+    })?;
+    let video_queue = make("queue")?;
+    let sink = gst::ElementFactory::make("filesink")
+        .property("location", tmp.to_string_lossy().as_ref())
+        .build()
+        .map_err(|e| e.to_string())?;
+    pipeline
+        .add_many([
+            &src,
+            &parse,
+            &decode,
+            &convert_in,
+            &convert_out,
+            &encoder,
+            &video_queue,
+            &mux,
+            &sink,
+        ])
+        .map_err(|e| e.to_string())?;
+    if let Some(p) = &parser {
+        pipeline.add(p).map_err(|e| e.to_string())?;
+    }
+    let (first, last) = redaction_chain(&pipeline, options, feed, reporter)?;
+    src.link(&parse).map_err(|e| e.to_string())?;
+    gst::Element::link_many([&convert_in, &first]).map_err(|e| e.to_string())?;
+    gst::Element::link_many([&last, &convert_out, &encoder]).map_err(|e| e.to_string())?;
+    match &parser {
+        Some(p) => gst::Element::link_many([&encoder, p, &video_queue]),
+        None => encoder.link(&video_queue),
+    }
+    .map_err(|e| e.to_string())?;
+    video_queue
+        .link(&mux)
+        .map_err(|e| format!("cannot put the video into {ext}: {e}"))?;
+    mux.link(&sink).map_err(|e| e.to_string())?;
+
+    let convert_weak = convert_in.downgrade();
+    decode.connect_pad_added(move |_, pad| {
+        if let Some(convert) = convert_weak.upgrade() {
+            let sinkpad = convert
+                .static_pad("sink")
+                .expect("videoconvert has a sink pad");
+            if !sinkpad.is_linked() {
+                let _ = pad.link(&sinkpad);
+            }
+        }
+    });
+
+    // Parsed streams: the first video to the decoder, audio copied into the muxer, the rest
+    // dropped with a warning.
+    let no_audio = options.no_audio;
+    let pipeline_weak = pipeline.downgrade();
+    let decode_weak = decode.downgrade();
+    let mux_weak = mux.downgrade();
+    let input_name = input.display().to_string();
+    let reporter = reporter.clone();
+    parse.connect_pad_added(move |parse, pad| {
+        let (Some(pipeline), Some(decode), Some(mux)) = (pipeline_weak.upgrade(), decode_weak.upgrade(), mux_weak.upgrade()) else {
+            return;
+        };
+        let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
+        let name = caps.as_ref().and_then(|c| c.structure(0).map(|s| s.name().to_string())).unwrap_or_default();
+        let decode_sink = decode.static_pad("sink").expect("decodebin has a sink pad");
+        let drop_stream = |why: &str| {
+            if !why.is_empty() {
+                reporter.warn(&format!("{input_name}: {why}"));
+            }
+            if let Ok(fakesink) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()
+                && pipeline.add(&fakesink).is_ok()
+            {
+                let _ = fakesink.sync_state_with_parent();
+                let _ = pad.link(&fakesink.static_pad("sink").expect("fakesink has a sink pad"));
+            }
+        };
+        if name.starts_with("video/") && !decode_sink.is_linked() {
+            let _ = pad.link(&decode_sink);
+        } else if name.starts_with("audio/") && !no_audio {
+            // The demuxer feeds audio and video from one thread, and the video branch holds
+            // frames back (decoder, encoder lookahead): a bounded audio queue would fill and
+            // stall the demuxer before the muxer ever gets video. Audio is small: no limit.
+            let queue = gst::ElementFactory::make("queue")
+                .property("max-size-buffers", 0u32)
+                .property("max-size-bytes", 0u32)
+                .property("max-size-time", 0u64)
+                .build()
+                .expect("queue is a core element");
+            if pipeline.add(&queue).is_err() {
+                return;
+            }
+            let _ = queue.sync_state_with_parent();
+            let linked = pad.link(&queue.static_pad("sink").expect("queue has a sink pad")).is_ok() && queue.link(&mux).is_ok();
+            if !linked {
+                gst::element_error!(
+                    parse,
+                    gst::StreamError::Format,
+                    ("the audio ({name}) cannot be copied into this container; use --no-audio to drop it")
+                );
+            }
+        } else if name.starts_with("audio/") {
+            drop_stream("");
+        } else {
+            drop_stream(&format!("dropping a {name} stream (only video and audio are kept)"));
+        }
+    });
+    Ok(pipeline)
+}
