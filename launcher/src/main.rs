@@ -126,10 +126,10 @@ fn parse_color(s: &str) -> Result<u32, String> {
         return Ok(c);
     }
     let hex = s.trim_start_matches('#').trim_start_matches("0x");
-    if hex.len() == 6 {
-        if let Ok(v) = u32::from_str_radix(hex, 16) {
-            return Ok(v);
-        }
+    if hex.len() == 6
+        && let Ok(v) = u32::from_str_radix(hex, 16)
+    {
+        return Ok(v);
     }
     Err(format!(
         "'{s}' is not a colour: use RRGGBB hex (e.g. 000000, #ff0000) or black, white, grey, red, green, blue"
@@ -239,11 +239,11 @@ impl MaskArgs {
                 track_ids: parse_ids(&self.track_ids).map_err(|e| format!("--track-ids: {e}"))?,
                 include_tracks: matches!(self.scope, ScopeArg::Include),
             },
-            quality: Some(match self.quality {
+            quality: match self.quality {
                 QualityArg::High => Quality::High,
                 QualityArg::Medium => Quality::Medium,
                 QualityArg::Low => Quality::Low,
-            }),
+            },
             no_audio: self.no_audio,
             boxes: match &self.boxes {
                 Some(p) => run::read_boxes(p)?,

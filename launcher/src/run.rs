@@ -19,9 +19,10 @@ use crate::media;
 use crate::pipeline::{DetectOptions, init, make_decoders_strict, play};
 
 /// Encoder quality, the same words for every codec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Quality {
     /// Visually near-lossless (x264 CRF 18, JPEG/WebP 95).
+    #[default]
     High,
     /// x264 CRF 23 (x264's own default), JPEG/WebP 88.
     Medium,
@@ -168,17 +169,11 @@ pub fn read_detections(path: &Path) -> Result<DetectionsFile, String> {
 pub struct RunOptions {
     pub detect: DetectOptions,
     pub mask: MaskOptions,
-    pub quality: Option<Quality>,
+    pub quality: Quality,
     pub no_audio: bool,
     pub boxes: Vec<ManualBox>,
     /// Regions from a detections file instead of running the detector.
     pub detections: Option<Arc<DetectionsFile>>,
-}
-
-impl Default for Quality {
-    fn default() -> Self {
-        Quality::High
-    }
 }
 
 /// What the launcher tells the user while it works.
@@ -664,7 +659,7 @@ fn image_pipeline(
         .map_err(|e| e.to_string())?;
     let convert_in = make("videoconvert")?;
     let convert_out = make("videoconvert")?;
-    let quality = options.quality.unwrap_or_default().image_quality();
+    let quality = options.quality.image_quality();
     let encoder = match media::extension(input).as_str() {
         "jpg" | "jpeg" => gst::ElementFactory::make("jpegenc")
             .property("quality", quality)
@@ -729,7 +724,7 @@ fn video_pipeline(
     make_decoders_strict(&decode);
     let convert_in = make("videoconvert")?;
     let convert_out = make("videoconvert")?;
-    let quality = options.quality.unwrap_or_default();
+    let quality = options.quality;
     let (encoder, parser) = if ext == "webm" {
         let enc = gst::ElementFactory::make("vp8enc")
             .property_from_str("end-usage", "cq")

@@ -70,3 +70,68 @@ pub fn plugin_dir() -> PathBuf {
     );
     dir
 }
+
+/// Runs a gst-launch-1.0 pipeline (to make test media); panics with its output on failure.
+pub fn gst_launch(pipeline: &str) {
+    let args: Vec<&str> = pipeline.split_whitespace().collect();
+    let out = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(&args)
+        .output()
+        .expect("gst-launch-1.0 is installed (./setup)");
+    assert!(
+        out.status.success(),
+        "gst-launch-1.0 {pipeline}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+}
+
+/// Every buffer of the first audio stream of a file, as the demuxer gives it (compressed).
+pub fn audio_packets(path: &Path) -> Vec<(Option<u64>, Vec<u8>)> {
+    use gst::prelude::*;
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location=\"{}\" ! parsebin name=p p. ! audio/mpeg ! appsink name=a sync=false",
+        path.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("a")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut packets = Vec::new();
+    let bus = pipeline.bus().unwrap();
+    // A file without audio never feeds the appsink: stop at the end of stream or an error.
+    loop {
+        if let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+            let buffer = sample.buffer().unwrap();
+            let map = buffer.map_readable().unwrap();
+            packets.push((buffer.pts().map(|t| t.nseconds()), map.to_vec()));
+            continue;
+        }
+        if sink.is_eos()
+            || bus
+                .pop_filtered(&[gst::MessageType::Error, gst::MessageType::Eos])
+                .is_some()
+        {
+            break;
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    packets
+}
+
+/// Files inside a ZIP, sorted.
+pub fn zip_names(path: &Path) -> Vec<String> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut names: Vec<String> = (0..archive.len())
+        .map(|i| archive.by_index(i).unwrap().name().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}

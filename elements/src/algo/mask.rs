@@ -107,7 +107,8 @@ pub fn planes_for<'a>(
     let grey = (0.299 * r as f32 + 0.587 * g as f32 + 0.114 * b as f32).round() as u8;
     let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
     // (channels, sub_x, sub_y, plane width, plane height, fill)
-    let layout: Vec<(usize, usize, usize, usize, usize, [Option<u8>; 4])> = match format {
+    type PlaneLayout = (usize, usize, usize, usize, usize, [Option<u8>; 4]);
+    let layout: Vec<PlaneLayout> = match format {
         PixelFormat::I420 => vec![
             (1, 1, 1, width, height, [Some(y), None, None, None]),
             (1, 2, 2, cw, ch, [Some(u), None, None, None]),
