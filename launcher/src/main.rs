@@ -415,6 +415,13 @@ fn main() -> ExitCode {
             detector,
         } => {
             let quiet = mask.quiet;
+            if detector.interval > 1 {
+                eprintln!(
+                    "error: --interval {} would leave the frames between detector runs unmasked; redact run needs --interval 1",
+                    detector.interval
+                );
+                return ExitCode::from(2);
+            }
             mask.options(&detector).and_then(|options| {
                 let reporter: Arc<dyn run::Reporter> = Arc::new(Progress::new(quiet));
                 run::run(&input, output.as_deref(), &options, &reporter).map(|reports| {
