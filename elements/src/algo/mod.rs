@@ -7,3 +7,4 @@ pub mod frame;
 pub mod mask;
 pub mod nms;
 pub mod preprocess;
+pub mod track;

@@ -1,0 +1,563 @@
+//! Multi-object tracking in the ByteTrack manner, plus lookahead: stable ids, boxes kept
+//! through missed frames, gaps filled by interpolation and tracks extended backwards.
+//!
+//! Every frame goes in with its detections (an empty list when the detector found nothing
+//! or did not run); frames come out `lookahead` frames later, when no later detection can
+//! change them any more. A box says how it was made (`Origin`).
+
+use std::collections::VecDeque;
+
+use super::detection::{BBox, Detection, ObjectClass};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Found by the detector on this frame.
+    Detected,
+    /// Carried by the track's motion model on a frame without a matching detection.
+    Predicted,
+    /// Between two detections of the same track, filled in afterwards.
+    Interpolated,
+    /// Before the track's first detection, filled in afterwards (within the lookahead).
+    Backfilled,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Detected => "detected",
+            Origin::Predicted => "predicted",
+            Origin::Interpolated => "interpolated",
+            Origin::Backfilled => "backfilled",
+        }
+    }
+}
+
+/// One box on one output frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackedBox {
+    pub class: ObjectClass,
+    pub bbox: BBox,
+    pub score: f32,
+    /// None for a low-score detection that matched no track (still masked).
+    pub track_id: Option<u32>,
+    pub origin: Origin,
+    pub points: Vec<[f32; 2]>,
+}
+
+/// One output frame: its index in the stream and its boxes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameBoxes {
+    pub index: u64,
+    pub boxes: Vec<TrackedBox>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackerConfig {
+    /// Detections at or above this score are matched first and may start tracks.
+    pub high_threshold: f32,
+    /// Detections between this and `high_threshold` only extend existing tracks.
+    pub low_threshold: f32,
+    /// Minimum IoU between a track's predicted box and a detection to match them.
+    pub match_iou: f32,
+    /// Frames a track lives on predicted boxes after its last detection.
+    pub max_age: u32,
+    /// Frames held back to backfill and interpolate.
+    pub lookahead: u32,
+    /// Relative growth of a predicted box per frame without a detection (capped at 1.5x).
+    pub growth_per_frame: f32,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            high_threshold: 0.5,
+            low_threshold: 0.1,
+            match_iou: 0.2,
+            max_age: 15,
+            lookahead: 0,
+            growth_per_frame: 0.03,
+        }
+    }
+}
+
+/// A constant-velocity Kalman filter on one coordinate (position and velocity). The four
+/// box coordinates are independent, so four of these are the usual 8-state box filter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Kalman1 {
+    p: f32,
+    v: f32,
+    cov: [[f32; 2]; 2],
+}
+
+// Noise relative to the box height, as ByteTrack / DeepSORT.
+const STD_POSITION: f32 = 1.0 / 20.0;
+const STD_VELOCITY: f32 = 1.0 / 160.0;
+
+impl Kalman1 {
+    fn new(z: f32, scale: f32) -> Kalman1 {
+        let sp = 2.0 * STD_POSITION * scale;
+        let sv = 10.0 * STD_VELOCITY * scale;
+        Kalman1 { p: z, v: 0.0, cov: [[sp * sp, 0.0], [0.0, sv * sv]] }
+    }
+
+    fn predict(&mut self, scale: f32) {
+        let [[a, b], [c, d]] = self.cov;
+        let (qp, qv) = ((STD_POSITION * scale).powi(2), (STD_VELOCITY * scale).powi(2));
+        self.p += self.v;
+        // F P F^T + Q with F = [[1, 1], [0, 1]].
+        self.cov = [[a + b + c + d + qp, b + d], [c + d, d + qv]];
+    }
+
+    fn update(&mut self, z: f32, scale: f32) {
+        let r = (STD_POSITION * scale).powi(2);
+        let [[a, b], [c, d]] = self.cov;
+        let s = a + r;
+        let (k0, k1) = (a / s, c / s);
+        let y = z - self.p;
+        self.p += k0 * y;
+        self.v += k1 * y;
+        self.cov = [[(1.0 - k0) * a, (1.0 - k0) * b], [c - k1 * a, d - k1 * b]];
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Track {
+    id: u32,
+    class: ObjectClass,
+    /// cx, cy, w, h.
+    filters: [Kalman1; 4],
+    score: f32,
+    points: Vec<[f32; 2]>,
+    /// Frame and box of the last detection.
+    last_frame: u64,
+    last_box: BBox,
+    misses: u32,
+}
+
+impl Track {
+    fn new(id: u32, d: &Detection, frame: u64) -> Track {
+        let b = d.bbox;
+        let scale = b.h.max(1.0);
+        Track {
+            id,
+            class: d.class,
+            filters: [b.x + b.w / 2.0, b.y + b.h / 2.0, b.w, b.h].map(|z| Kalman1::new(z, scale)),
+            score: d.score,
+            points: d.points.clone(),
+            last_frame: frame,
+            last_box: b,
+            misses: 0,
+        }
+    }
+
+    fn scale(&self) -> f32 {
+        self.filters[3].p.max(1.0)
+    }
+
+    fn predict(&mut self) {
+        let scale = self.scale();
+        for f in &mut self.filters {
+            f.predict(scale);
+        }
+    }
+
+    fn state_box(&self) -> BBox {
+        let [cx, cy, w, h] = self.filters.map(|f| f.p);
+        let (w, h) = (w.max(1.0), h.max(1.0));
+        BBox::new(cx - w / 2.0, cy - h / 2.0, w, h)
+    }
+
+    /// The predicted box, grown with the frames since the last detection.
+    fn predicted_box(&self, growth: f32) -> BBox {
+        let b = self.state_box();
+        let g = (1.0 + growth * self.misses as f32).min(1.5);
+        let (w, h) = (b.w * g, b.h * g);
+        BBox::new(b.x + (b.w - w) / 2.0, b.y + (b.h - h) / 2.0, w, h)
+    }
+
+    fn update(&mut self, d: &Detection, frame: u64) {
+        let b = d.bbox;
+        let scale = b.h.max(1.0);
+        for (f, z) in self.filters.iter_mut().zip([b.x + b.w / 2.0, b.y + b.h / 2.0, b.w, b.h]) {
+            f.update(z, scale);
+        }
+        self.score = d.score;
+        self.points = d.points.clone();
+        self.last_frame = frame;
+        self.last_box = b;
+        self.misses = 0;
+    }
+}
+
+fn lerp_box(a: &BBox, b: &BBox, t: f32) -> BBox {
+    let l = |x: f32, y: f32| x + (y - x) * t;
+    BBox::new(l(a.x, b.x), l(a.y, b.y), l(a.w, b.w), l(a.h, b.h))
+}
+
+/// Greedy one-to-one matching by IoU, best first. Returns (track index, detection index).
+fn associate(tracks: &[(usize, BBox, ObjectClass)], dets: &[(usize, &Detection)], min_iou: f32) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    for (ti, (_, tb, tc)) in tracks.iter().enumerate() {
+        for (di, (_, d)) in dets.iter().enumerate() {
+            if d.class == *tc {
+                let iou = tb.iou(&d.bbox);
+                if iou >= min_iou {
+                    pairs.push((iou, ti, di));
+                }
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut t_used, mut d_used) = (vec![false; tracks.len()], vec![false; dets.len()]);
+    let mut out = Vec::new();
+    for (_, ti, di) in pairs {
+        if !t_used[ti] && !d_used[di] {
+            t_used[ti] = true;
+            d_used[di] = true;
+            out.push((tracks[ti].0, dets[di].0));
+        }
+    }
+    out
+}
+
+pub struct Tracker {
+    config: TrackerConfig,
+    tracks: Vec<Track>,
+    next_id: u32,
+    /// Frames not yet released, oldest first.
+    held: VecDeque<FrameBoxes>,
+    next_index: u64,
+    /// First frame after the last scene cut: nothing is carried or backfilled before it.
+    scene_start: u64,
+}
+
+impl Tracker {
+    pub fn new(config: TrackerConfig) -> Tracker {
+        Tracker { config, tracks: Vec::new(), next_id: 1, held: VecDeque::new(), next_index: 0, scene_start: 0 }
+    }
+
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// Number of tracks alive now.
+    pub fn live_tracks(&self) -> usize {
+        self.tracks.len()
+    }
+
+    /// Adds the next frame and its detections (`cut`: this frame starts a new scene).
+    /// Returns the frames that are final now, oldest first.
+    pub fn push(&mut self, detections: &[Detection], cut: bool) -> Vec<FrameBoxes> {
+        let frame = self.next_index;
+        self.next_index += 1;
+        if cut {
+            self.tracks.clear();
+            self.scene_start = frame;
+        }
+        for t in &mut self.tracks {
+            t.predict();
+        }
+        let cfg = self.config;
+        let high: Vec<(usize, &Detection)> = detections.iter().enumerate().filter(|(_, d)| d.score >= cfg.high_threshold).collect();
+        let low: Vec<(usize, &Detection)> = detections
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.score < cfg.high_threshold && d.score >= cfg.low_threshold)
+            .collect();
+        let predicted: Vec<(usize, BBox, ObjectClass)> =
+            self.tracks.iter().enumerate().map(|(i, t)| (i, t.state_box(), t.class)).collect();
+
+        // Stage 1: high-score detections against all tracks. Stage 2: low-score detections
+        // against the tracks left, with a stricter overlap.
+        let mut matched_track = vec![None; self.tracks.len()];
+        let mut matched_det = vec![false; detections.len()];
+        for (ti, di) in associate(&predicted, &high, cfg.match_iou) {
+            matched_track[ti] = Some(di);
+            matched_det[di] = true;
+        }
+        let left: Vec<(usize, BBox, ObjectClass)> = predicted.iter().filter(|(i, _, _)| matched_track[*i].is_none()).copied().collect();
+        for (ti, di) in associate(&left, &low, cfg.match_iou.max(0.5)) {
+            matched_track[ti] = Some(di);
+            matched_det[di] = true;
+        }
+
+        let mut boxes = Vec::new();
+        let mut interpolations: Vec<(u32, u64, BBox, BBox)> = Vec::new();
+        for (ti, track) in self.tracks.iter_mut().enumerate() {
+            match matched_track[ti] {
+                Some(di) => {
+                    let d = &detections[di];
+                    if frame > track.last_frame + 1 {
+                        interpolations.push((track.id, track.last_frame, track.last_box, d.bbox));
+                    }
+                    track.update(d, frame);
+                    boxes.push(TrackedBox {
+                        class: d.class,
+                        bbox: d.bbox,
+                        score: d.score,
+                        track_id: Some(track.id),
+                        origin: Origin::Detected,
+                        points: d.points.clone(),
+                    });
+                }
+                None => {
+                    track.misses += 1;
+                    if track.misses <= cfg.max_age {
+                        boxes.push(TrackedBox {
+                            class: track.class,
+                            bbox: track.predicted_box(cfg.growth_per_frame),
+                            score: track.score,
+                            track_id: Some(track.id),
+                            origin: Origin::Predicted,
+                            points: Vec::new(),
+                        });
+                    }
+                }
+            }
+        }
+        self.tracks.retain(|t| t.misses <= cfg.max_age);
+
+        // Unmatched detections: high ones start tracks (and are backfilled), low ones are
+        // still masked, untracked.
+        let mut new_tracks = Vec::new();
+        for (di, d) in detections.iter().enumerate() {
+            if matched_det[di] || d.score < cfg.low_threshold.min(cfg.high_threshold) {
+                if !matched_det[di] {
+                    boxes.push(untracked(d));
+                }
+                continue;
+            }
+            if d.score >= cfg.high_threshold {
+                let track = Track::new(self.next_id, d, frame);
+                self.next_id += 1;
+                boxes.push(TrackedBox {
+                    class: d.class,
+                    bbox: d.bbox,
+                    score: d.score,
+                    track_id: Some(track.id),
+                    origin: Origin::Detected,
+                    points: d.points.clone(),
+                });
+                new_tracks.push((track.id, d.clone()));
+                self.tracks.push(track);
+            } else {
+                boxes.push(untracked(d));
+            }
+        }
+
+        // Amend held frames: interpolate gaps, backfill new tracks (never across a cut).
+        for (id, from, a, b) in interpolations {
+            let span = (frame - from) as f32;
+            for held in self.held.iter_mut().filter(|h| h.index > from) {
+                let t = (held.index - from) as f32 / span;
+                for bx in held.boxes.iter_mut().filter(|bx| bx.track_id == Some(id) && bx.origin == Origin::Predicted) {
+                    bx.bbox = lerp_box(&a, &b, t);
+                    bx.origin = Origin::Interpolated;
+                }
+            }
+        }
+        for (id, d) in new_tracks {
+            for held in self.held.iter_mut().filter(|h| h.index >= self.scene_start) {
+                held.boxes.push(TrackedBox {
+                    class: d.class,
+                    bbox: d.bbox,
+                    score: d.score,
+                    track_id: Some(id),
+                    origin: Origin::Backfilled,
+                    points: Vec::new(),
+                });
+            }
+        }
+
+        self.held.push_back(FrameBoxes { index: frame, boxes });
+        let mut out = Vec::new();
+        while self.held.len() > cfg.lookahead as usize {
+            out.extend(self.held.pop_front());
+        }
+        out
+    }
+
+    /// Releases every held frame (end of stream).
+    pub fn flush(&mut self) -> Vec<FrameBoxes> {
+        self.held.drain(..).collect()
+    }
+
+    /// Forgets everything (seek, flush): the next frame is index 0 of a new scene.
+    pub fn reset(&mut self) {
+        *self = Tracker::new(self.config);
+    }
+}
+
+fn untracked(d: &Detection) -> TrackedBox {
+    TrackedBox { class: d.class, bbox: d.bbox, score: d.score, track_id: None, origin: Origin::Detected, points: d.points.clone() }
+}
+
+/// Scene cuts from the change of the luma histogram between consecutive frames.
+#[derive(Debug, Clone, Default)]
+pub struct CutDetector {
+    previous: Option<[f32; 32]>,
+}
+
+/// Share of the histogram mass that must move between two frames for a cut.
+pub const CUT_THRESHOLD: f32 = 0.5;
+
+impl CutDetector {
+    /// `luma`: a sample of the frame's luma values. True when this frame starts a new scene.
+    pub fn is_cut(&mut self, luma: impl Iterator<Item = u8>) -> bool {
+        let mut hist = [0f32; 32];
+        let mut n = 0f32;
+        for v in luma {
+            hist[(v >> 3) as usize] += 1.0;
+            n += 1.0;
+        }
+        if n == 0.0 {
+            return false;
+        }
+        for h in &mut hist {
+            *h /= n;
+        }
+        let cut = self.previous.is_some_and(|p| p.iter().zip(&hist).map(|(a, b)| (a - b).abs()).sum::<f32>() / 2.0 > CUT_THRESHOLD);
+        self.previous = Some(hist);
+        cut
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x: f32, y: f32, score: f32) -> Detection {
+        Detection { class: ObjectClass::Face, bbox: BBox::new(x, y, 40.0, 40.0), score, points: vec![] }
+    }
+
+    fn config(lookahead: u32) -> TrackerConfig {
+        TrackerConfig { lookahead, ..TrackerConfig::default() }
+    }
+
+    /// Runs frames through a tracker and returns every released frame in order.
+    fn run(tracker: &mut Tracker, frames: Vec<(Vec<Detection>, bool)>) -> Vec<FrameBoxes> {
+        let mut out = Vec::new();
+        for (dets, cut) in frames {
+            out.extend(tracker.push(&dets, cut));
+        }
+        out.extend(tracker.flush());
+        out
+    }
+
+    #[test]
+    fn constant_motion_through_a_five_frame_gap() {
+        // A face moving 5 px per frame; the detector misses frames 10..15.
+        let frames: Vec<(Vec<Detection>, bool)> =
+            (0..30).map(|i| (if (10..15).contains(&i) { vec![] } else { vec![det(5.0 * i as f32, 100.0, 0.9)] }, false)).collect();
+        for lookahead in [0, 8] {
+            let out = run(&mut Tracker::new(config(lookahead)), frames.clone());
+            assert_eq!(out.len(), 30);
+            for f in &out {
+                assert_eq!(f.boxes.len(), 1, "frame {}: one box (lookahead {lookahead})", f.index);
+                let b = &f.boxes[0];
+                assert_eq!(b.track_id, Some(1), "one id throughout");
+                let truth = BBox::new(5.0 * f.index as f32, 100.0, 40.0, 40.0);
+                let want = match (lookahead, (10..15).contains(&f.index)) {
+                    (_, false) => Origin::Detected,
+                    (0, true) => Origin::Predicted,
+                    (_, true) => Origin::Interpolated,
+                };
+                assert_eq!(b.origin, want, "frame {}", f.index);
+                // The box still covers the face: interpolated exactly, predicted closely.
+                assert!(b.bbox.iou(&truth) > 0.6, "frame {} lookahead {lookahead}: {:?} vs {truth:?}", f.index, b.bbox);
+                if want == Origin::Interpolated {
+                    assert!(b.bbox.iou(&truth) > 0.99);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn two_crossing_objects_keep_their_ids() {
+        // A moves right, B moves left, on the same row, crossing at frame 10.
+        let frames: Vec<(Vec<Detection>, bool)> =
+            (0..21).map(|i| (vec![det(6.0 * i as f32, 50.0, 0.9), det(120.0 - 6.0 * i as f32, 56.0, 0.85)], false)).collect();
+        let out = run(&mut Tracker::new(config(0)), frames);
+        for f in &out {
+            let a = f.boxes.iter().find(|b| (b.bbox.x - 6.0 * f.index as f32).abs() < 1.0 && b.origin == Origin::Detected).unwrap();
+            let b = f.boxes.iter().find(|b| (b.bbox.x - (120.0 - 6.0 * f.index as f32)).abs() < 1.0 && b.origin == Origin::Detected && b.bbox.y == 56.0).unwrap();
+            assert_eq!((a.track_id, b.track_id), (Some(1), Some(2)), "frame {}: no id switch", f.index);
+        }
+    }
+
+    #[test]
+    fn backfill_within_the_lookahead_only() {
+        // First detected at frame 6; lookahead 4 reaches back to frame 2.
+        let frames: Vec<(Vec<Detection>, bool)> =
+            (0..10).map(|i| (if i >= 6 { vec![det(100.0, 100.0, 0.9)] } else { vec![] }, false)).collect();
+        let out = run(&mut Tracker::new(config(4)), frames);
+        for f in &out {
+            let origins: Vec<Origin> = f.boxes.iter().map(|b| b.origin).collect();
+            match f.index {
+                0 | 1 => assert!(origins.is_empty(), "frame {}: {origins:?}", f.index),
+                2..=5 => assert_eq!(origins, [Origin::Backfilled], "frame {}", f.index),
+                _ => assert_eq!(origins, [Origin::Detected], "frame {}", f.index),
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_is_carried_over_a_cut() {
+        // A track lives until frame 4; frame 5 is a cut with no detections. Without the cut
+        // it would be predicted on frames 5..; with it, frame 5 onwards are empty. A track
+        // starting after the cut is not backfilled before it.
+        let mut frames: Vec<(Vec<Detection>, bool)> = (0..5).map(|_| (vec![det(10.0, 10.0, 0.9)], false)).collect();
+        frames.push((vec![], true));
+        frames.push((vec![], false));
+        frames.push((vec![det(200.0, 10.0, 0.9)], false));
+        let out = run(&mut Tracker::new(config(6)), frames);
+        for f in &out[5..7] {
+            // Only the new track, backfilled within the new scene: track 1 ended at the cut.
+            let ids: Vec<(Option<u32>, Origin)> = f.boxes.iter().map(|b| (b.track_id, b.origin)).collect();
+            assert_eq!(ids, [(Some(2), Origin::Backfilled)], "frame {}", f.index);
+        }
+        assert!(out[4].boxes.iter().all(|b| b.track_id == Some(1)), "no backfill of the new track before the cut");
+        assert_eq!(out[7].boxes[0].track_id, Some(2));
+        // Without the cut, track 1 would have been predicted on frame 5.
+        let mut frames: Vec<(Vec<Detection>, bool)> = (0..5).map(|_| (vec![det(10.0, 10.0, 0.9)], false)).collect();
+        frames.push((vec![], false));
+        let out = run(&mut Tracker::new(config(0)), frames);
+        assert_eq!(out[5].boxes[0].origin, Origin::Predicted);
+    }
+
+    #[test]
+    fn low_score_detections_extend_tracks_and_are_always_masked() {
+        let frames = vec![
+            (vec![det(0.0, 0.0, 0.9)], false),
+            (vec![det(2.0, 0.0, 0.3)], false),       // low, matches track 1
+            (vec![det(2.0, 0.0, 0.9), det(300.0, 300.0, 0.3)], false), // low, unmatched: untracked box
+        ];
+        let out = run(&mut Tracker::new(config(0)), frames);
+        assert_eq!(out[1].boxes[0].track_id, Some(1));
+        assert_eq!(out[1].boxes[0].origin, Origin::Detected);
+        let stray = out[2].boxes.iter().find(|b| b.bbox.x == 300.0).unwrap();
+        assert_eq!((stray.track_id, stray.origin), (None, Origin::Detected));
+    }
+
+    #[test]
+    fn tracks_end_after_max_age() {
+        let mut frames = vec![(vec![det(0.0, 0.0, 0.9)], false)];
+        frames.extend((0..20).map(|_| (vec![], false)));
+        let out = run(&mut Tracker::new(TrackerConfig { max_age: 5, ..config(0) }), frames);
+        let with_box: Vec<u64> = out.iter().filter(|f| !f.boxes.is_empty()).map(|f| f.index).collect();
+        assert_eq!(with_box, [0, 1, 2, 3, 4, 5]);
+        // Predicted boxes grow a little with each frame without a detection.
+        assert!(out[5].boxes[0].bbox.w > out[1].boxes[0].bbox.w);
+    }
+
+    #[test]
+    fn cut_detector_sees_a_scene_change_not_motion() {
+        let mut c = CutDetector::default();
+        let dark = || (0..1000).map(|i| (i % 60) as u8);
+        let bright = || (0..1000).map(|i| 180 + (i % 60) as u8);
+        assert!(!c.is_cut(dark()));
+        assert!(!c.is_cut(dark().map(|v| v + 4)), "a small change is not a cut");
+        assert!(c.is_cut(bright()));
+        assert!(!c.is_cut(bright()));
+    }
+}
