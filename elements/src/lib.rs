@@ -1,13 +1,15 @@
-//! gst-redact elements: `redactdetect` and `redactmask` (and, later, `redacttrack`), plus the
+//! gst-redact elements: `redactdetect`, `redacttrack` and `redactmask`, plus the
 //! algorithms they use in `algo`, which are free of GStreamer types.
 
 pub mod algo;
 pub mod detect;
 pub mod mask;
+pub mod track;
 mod video;
 
 /// Registers every element, with a plugin or (`None`) statically.
 pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), gst::glib::BoolError> {
     detect::register(plugin)?;
+    track::register(plugin)?;
     mask::register(plugin)
 }

@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The `redacttrack` element: holds up to `lookahead` frames, feeds their ROI metas to
+//! `algo::track::Tracker`, and rewrites the metas of each frame as it is released.
+
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_video::prelude::*;
+
+use crate::algo::detection::{BBox, Detection, ObjectClass};
+use crate::algo::frame::Frame;
+use crate::algo::track::{CutDetector, FrameBoxes, Tracker, TrackerConfig};
+use crate::video::{pixel_format, video_caps, yuv_matrix};
+
+static CAT: LazyLock<gst::DebugCategory> =
+    LazyLock::new(|| gst::DebugCategory::new("redacttrack", gst::DebugColorFlags::empty(), Some("gst-redact tracker")));
+
+const DEFAULT_MAX_AGE: u32 = 0;
+const DEFAULT_LOOKAHEAD: u32 = 0;
+const DEFAULT_HIGH_THRESHOLD: f64 = 0.5;
+const DEFAULT_LOW_THRESHOLD: f64 = 0.1;
+const DEFAULT_MATCH_IOU: f64 = 0.2;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    max_age: u32,
+    lookahead: u32,
+    high_threshold: f64,
+    low_threshold: f64,
+    match_iou: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_age: DEFAULT_MAX_AGE,
+            lookahead: DEFAULT_LOOKAHEAD,
+            high_threshold: DEFAULT_HIGH_THRESHOLD,
+            low_threshold: DEFAULT_LOW_THRESHOLD,
+            match_iou: DEFAULT_MATCH_IOU,
+        }
+    }
+}
+
+enum Held {
+    Buffer(gst::Buffer),
+    Event(gst::Event),
+}
+
+#[derive(Default)]
+struct State {
+    info: Option<gst_video::VideoInfo>,
+    tracker: Option<Tracker>,
+    cuts: CutDetector,
+    held: VecDeque<Held>,
+}
+
+pub struct RedactTrack {
+    sinkpad: gst::Pad,
+    srcpad: gst::Pad,
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+fn class_of(roi_type: &str) -> Option<ObjectClass> {
+    match roi_type {
+        "face" => Some(ObjectClass::Face),
+        "license-plate" => Some(ObjectClass::LicensePlate),
+        _ => None,
+    }
+}
+
+/// The buffer's face / plate ROI metas as detections.
+fn detections_of(buffer: &gst::BufferRef) -> Vec<Detection> {
+    buffer
+        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .filter_map(|m| {
+            let class = class_of(m.roi_type())?;
+            let (x, y, w, h) = m.rect();
+            let param = m.param("detection");
+            let score = param.and_then(|p| p.get::<f64>("confidence").ok()).unwrap_or(1.0) as f32;
+            let flat: Vec<f32> = param
+                .and_then(|p| p.get::<gst::Array>("landmarks").or_else(|_| p.get::<gst::Array>("corners")).ok())
+                .map(|a| a.iter().filter_map(|v| v.get::<f64>().ok()).map(|v| v as f32).collect())
+                .unwrap_or_default();
+            Some(Detection {
+                class,
+                bbox: BBox::new(x as f32, y as f32, w as f32, h as f32),
+                score,
+                points: flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect(),
+            })
+        })
+        .collect()
+}
+
+/// Replaces the buffer's face / plate ROI metas with the tracker's boxes.
+fn write_boxes(buffer: &mut gst::BufferRef, frame: &FrameBoxes, width: u32, height: u32) {
+    buffer.foreach_meta_mut(|mut meta| {
+        let ours = meta
+            .downcast_ref::<gst_video::VideoRegionOfInterestMeta>()
+            .is_some_and(|m| class_of(m.roi_type()).is_some());
+        ControlFlow::Continue(if ours { gst::buffer::BufferMetaForeachAction::Remove } else { gst::buffer::BufferMetaForeachAction::Keep })
+    });
+    for b in &frame.boxes {
+        let bbox = b.bbox.clip(width as f32, height as f32);
+        if bbox.w < 1.0 || bbox.h < 1.0 {
+            continue;
+        }
+        let x = bbox.x.floor();
+        let y = bbox.y.floor();
+        let w = ((bbox.x + bbox.w).ceil() - x).max(1.0);
+        let h = ((bbox.y + bbox.h).ceil() - y).max(1.0);
+        let id = b.track_id.map_or(-1, |id| id as i32);
+        let mut param = gst::Structure::builder("detection")
+            .field("confidence", b.score as f64)
+            .field("class", b.class.as_str())
+            .field("track_id", id)
+            .field("origin", b.origin.as_str());
+        if !b.points.is_empty() {
+            let name = if b.class == ObjectClass::Face { "landmarks" } else { "corners" };
+            let values: Vec<glib::SendValue> = b.points.iter().flat_map(|p| [p[0] as f64, p[1] as f64]).map(|v| v.to_send_value()).collect();
+            param = param.field(name, gst::Array::new(values));
+        }
+        let mut meta = gst_video::VideoRegionOfInterestMeta::add(buffer, b.class.as_str(), (x as u32, y as u32, w as u32, h as u32));
+        meta.set_id(id);
+        meta.add_param(param.build());
+    }
+}
+
+/// A sample of the frame's luma (every 4th pixel of every 8th row) for cut detection.
+fn luma_sample(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<u8> {
+    let Some(format) = pixel_format(info.format()) else { return Vec::new() };
+    let Ok(vframe) = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info) else { return Vec::new() };
+    let n = format.n_planes();
+    let planes: Vec<&[u8]> = (0..n as u32).filter_map(|p| vframe.plane_data(p).ok()).collect();
+    let strides: Vec<usize> = vframe.plane_stride()[..n].iter().map(|&s| s as usize).collect();
+    let Ok(frame) = Frame::new(format, info.width() as usize, info.height() as usize, &planes, &strides, yuv_matrix(info)) else {
+        return Vec::new();
+    };
+    let mut row = vec![0.0; 3 * frame.width];
+    let mut out = Vec::with_capacity(frame.width / 4 * frame.height / 8 + 1);
+    for y in (0..frame.height).step_by(8) {
+        frame.row_rgb(y, &mut row);
+        out.extend(row.chunks_exact(3).step_by(4).map(|p| (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]) as u8));
+    }
+    out
+}
+
+impl RedactTrack {
+    fn config(&self, info: Option<&gst_video::VideoInfo>) -> TrackerConfig {
+        let s = self.settings.lock().unwrap().clone();
+        let fps = info.map(|i| i.fps()).filter(|f| f.numer() > 0).map(|f| f.numer() as f64 / f.denom() as f64);
+        let max_age = if s.max_age > 0 { s.max_age } else { fps.map_or(15, |f| (f / 2.0).round().max(1.0) as u32) };
+        TrackerConfig {
+            high_threshold: s.high_threshold as f32,
+            low_threshold: s.low_threshold as f32,
+            match_iou: s.match_iou as f32,
+            max_age,
+            lookahead: s.lookahead,
+            ..TrackerConfig::default()
+        }
+    }
+
+    /// Pairs released frames with the oldest held buffers (events in between go out in
+    /// order) and returns what to push.
+    fn release(state: &mut State, frames: Vec<FrameBoxes>) -> Vec<Held> {
+        let (w, h) = state.info.as_ref().map_or((u32::MAX, u32::MAX), |i| (i.width(), i.height()));
+        let mut out = Vec::new();
+        for frame in frames {
+            while let Some(item) = state.held.pop_front() {
+                match item {
+                    Held::Event(e) => out.push(Held::Event(e)),
+                    Held::Buffer(mut buffer) => {
+                        write_boxes(buffer.make_mut(), &frame, w, h);
+                        out.push(Held::Buffer(buffer));
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn push_out(&self, items: Vec<Held>) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut flow = Ok(gst::FlowSuccess::Ok);
+        for item in items {
+            match item {
+                Held::Buffer(b) => {
+                    flow = self.srcpad.push(b);
+                    if flow.is_err() {
+                        break;
+                    }
+                }
+                Held::Event(e) => {
+                    self.srcpad.push_event(e);
+                }
+            }
+        }
+        flow
+    }
+
+    fn sink_chain(&self, _pad: &gst::Pad, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let out = {
+            let mut state = self.state.lock().unwrap();
+            let info = state.info.clone();
+            if state.tracker.is_none() {
+                let config = self.config(info.as_ref());
+                gst::info!(CAT, imp = self, "tracking with {config:?}");
+                state.tracker = Some(Tracker::new(config));
+            }
+            let detections = detections_of(&buffer);
+            let cut = info.as_ref().is_some_and(|i| {
+                let sample = luma_sample(&buffer, i);
+                state.cuts.is_cut(sample.into_iter())
+            });
+            if cut {
+                gst::debug!(CAT, imp = self, "scene cut at {:?}: tracks end", buffer.pts());
+            }
+            state.held.push_back(Held::Buffer(buffer));
+            let released = state.tracker.as_mut().expect("created above").push(&detections, cut);
+            Self::release(&mut state, released)
+        };
+        self.push_out(out)
+    }
+
+    fn drain(&self) -> Vec<Held> {
+        let mut state = self.state.lock().unwrap();
+        let released = state.tracker.as_mut().map(Tracker::flush).unwrap_or_default();
+        let mut out = Self::release(&mut state, released);
+        // Anything left (events after the last buffer) goes out in order.
+        out.extend(state.held.drain(..));
+        out
+    }
+
+    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::Caps(c) => {
+                if let Ok(info) = gst_video::VideoInfo::from_caps(c.caps()) {
+                    self.state.lock().unwrap().info = Some(info);
+                }
+            }
+            gst::EventView::Eos(_) => {
+                let out = self.drain();
+                let _ = self.push_out(out);
+                return self.srcpad.push_event(event);
+            }
+            gst::EventView::FlushStop(_) => {
+                let mut state = self.state.lock().unwrap();
+                state.held.clear();
+                state.tracker = None;
+                state.cuts = CutDetector::default();
+            }
+            _ => {}
+        }
+        if event.is_serialized() && !matches!(event.view(), gst::EventView::FlushStop(_)) {
+            let mut state = self.state.lock().unwrap();
+            if !state.held.is_empty() {
+                state.held.push_back(Held::Event(event));
+                return true;
+            }
+        }
+        gst::Pad::event_default(pad, Some(&*self.obj()), event)
+    }
+
+    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let mut upstream = gst::query::Latency::new();
+            if !self.sinkpad.peer_query(&mut upstream) {
+                return false;
+            }
+            let (live, min, max) = upstream.result();
+            let state = self.state.lock().unwrap();
+            let lookahead = self.settings.lock().unwrap().lookahead as u64;
+            let frame = state
+                .info
+                .as_ref()
+                .map(|i| i.fps())
+                .filter(|f| f.numer() > 0)
+                .map_or(gst::ClockTime::from_mseconds(40), |f| {
+                    gst::ClockTime::from_nseconds(1_000_000_000 * f.denom() as u64 / f.numer() as u64)
+                });
+            let added = frame * lookahead;
+            gst::debug!(CAT, imp = self, "latency: upstream {min}..{max:?} + lookahead {added}");
+            q.set(live, min + added, max.map(|m| m + added));
+            return true;
+        }
+        gst::Pad::query_default(pad, Some(&*self.obj()), query)
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for RedactTrack {
+    const NAME: &'static str = "GstRedactTrack";
+    type Type = super::RedactTrack;
+    type ParentType = gst::Element;
+
+    fn with_class(klass: &Self::Class) -> Self {
+        let sinkpad = gst::Pad::builder_from_template(&klass.pad_template("sink").unwrap())
+            .chain_function(|pad, parent, buffer| {
+                RedactTrack::catch_panic_pad_function(parent, || Err(gst::FlowError::Error), |t| t.sink_chain(pad, buffer))
+            })
+            .event_function(|pad, parent, event| RedactTrack::catch_panic_pad_function(parent, || false, |t| t.sink_event(pad, event)))
+            .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
+            .build();
+        let srcpad = gst::Pad::builder_from_template(&klass.pad_template("src").unwrap())
+            .query_function(|pad, parent, query| RedactTrack::catch_panic_pad_function(parent, || false, |t| t.src_query(pad, query)))
+            .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
+            .build();
+        RedactTrack { sinkpad, srcpad, settings: Mutex::new(Settings::default()), state: Mutex::new(State::default()) }
+    }
+}
+
+impl ObjectImpl for RedactTrack {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecUInt::builder("max-age")
+                    .nick("Maximum age")
+                    .blurb("Frames a track keeps a predicted box after its last detection; 0 = half a second at the stream's frame rate")
+                    .maximum(10_000)
+                    .default_value(DEFAULT_MAX_AGE)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("lookahead")
+                    .nick("Lookahead")
+                    .blurb("Frames held back to extend tracks backwards and interpolate gaps (adds latency; 0 for live pipelines)")
+                    .maximum(1000)
+                    .default_value(DEFAULT_LOOKAHEAD)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("high-threshold")
+                    .nick("High threshold")
+                    .blurb("Detections at or above this confidence are associated first and may start tracks")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_HIGH_THRESHOLD)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("low-threshold")
+                    .nick("Low threshold")
+                    .blurb("Detections from this confidence up to high-threshold only extend existing tracks")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_LOW_THRESHOLD)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("match-iou")
+                    .nick("Match IoU")
+                    .blurb("Minimum overlap between a track's predicted box and a detection")
+                    .minimum(0.01)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_MATCH_IOU)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "max-age" => s.max_age = value.get().expect("type checked upstream"),
+            "lookahead" => s.lookahead = value.get().expect("type checked upstream"),
+            "high-threshold" => s.high_threshold = value.get().expect("type checked upstream"),
+            "low-threshold" => s.low_threshold = value.get().expect("type checked upstream"),
+            "match-iou" => s.match_iou = value.get().expect("type checked upstream"),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "max-age" => s.max_age.to_value(),
+            "lookahead" => s.lookahead.to_value(),
+            "high-threshold" => s.high_threshold.to_value(),
+            "low-threshold" => s.low_threshold.to_value(),
+            "match-iou" => s.match_iou.to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        obj.add_pad(&self.sinkpad).unwrap();
+        obj.add_pad(&self.srcpad).unwrap();
+    }
+}
+
+impl GstObjectImpl for RedactTrack {}
+
+impl ElementImpl for RedactTrack {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Redaction tracker",
+                "Filter/Analyzer/Video",
+                "Tracks face and licence-plate regions over time (Kalman + IoU, ByteTrack style) with lookahead backfill and interpolation",
+                "gst-redact developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = video_caps();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+
+    fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::ReadyToPaused {
+            *self.state.lock().unwrap() = State::default();
+        }
+        let result = self.parent_change_state(transition)?;
+        if transition == gst::StateChange::PausedToReady {
+            *self.state.lock().unwrap() = State::default();
+        }
+        Ok(result)
+    }
+}
