@@ -48,8 +48,18 @@ fn video_gives_every_frame() {
             );
         }
         for det in &f.detections {
-            assert_eq!(det.origin, "detected");
-            assert_eq!(det.track_id, None);
+            assert!(
+                ["detected", "predicted", "interpolated", "backfilled"]
+                    .contains(&det.origin.as_str()),
+                "{}",
+                det.origin
+            );
+            if det.origin != "detected" {
+                assert!(
+                    det.track_id.is_some(),
+                    "a box made by the tracker belongs to a track"
+                );
+            }
             assert!(det.score > 0.0 && det.score <= 1.0);
             let [x, y, w, h] = det.bbox;
             assert!(
@@ -58,8 +68,8 @@ fn video_gives_every_frame() {
                 det.bbox
             );
             match det.class.as_str() {
-                "face" => assert_eq!(det.landmarks.len(), 5),
-                "license-plate" => assert_eq!(det.landmarks.len(), 4),
+                "face" => assert!(det.landmarks.len() == 5 || det.origin != "detected"),
+                "license-plate" => assert!(det.landmarks.len() == 4 || det.origin != "detected"),
                 other => panic!("unexpected class {other}"),
             }
         }

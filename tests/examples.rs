@@ -17,19 +17,32 @@ fn run_example(script: &str, args: &[&Path], env: &[(&str, &Path)]) {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("the example runs");
-    assert!(out.status.success(), "{script}: {}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(
+        out.status.success(),
+        "{script}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
 }
 
 fn detections(path: &Path) -> redact::detections::DetectionsFile {
     let json = path.with_extension("json");
-    let run = common::redact(&["detect", path.to_str().unwrap(), "-o", json.to_str().unwrap(), "--no-plates"]);
+    let run = common::redact(&[
+        "detect",
+        path.to_str().unwrap(),
+        "-o",
+        json.to_str().unwrap(),
+        "--no-plates",
+    ]);
     assert!(run.status.success(), "{}", stderr(&run));
     serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap()
 }
 
 #[test]
 fn gst_launch_examples() {
-    let Some(data) = common::shared_data() else { return };
+    let Some(data) = common::shared_data() else {
+        return;
+    };
     if !common::profile_dir().ends_with("release") {
         eprintln!("SKIPPED: the examples use target/release; run the tests with --release");
         return;
@@ -41,8 +54,16 @@ fn gst_launch_examples() {
     run_example("redact-video.sh", &[&clip, &video], &[]);
     let d = detections(&video);
     assert_eq!(d.frame_count, 275);
-    assert!(d.count("face") < 100, "faces masked: {} found after", d.count("face"));
-    assert_eq!(common::audio_packets(&clip), common::audio_packets(&video), "audio copied as it is");
+    assert!(
+        d.count("face") < 100,
+        "faces masked: {} found after",
+        d.count("face")
+    );
+    assert_eq!(
+        common::audio_packets(&clip),
+        common::audio_packets(&video),
+        "audio copied as it is"
+    );
 
     let review = dir.join("review.mp4");
     run_example("review-outline.sh", &[&clip, &review], &[]);
@@ -55,7 +76,9 @@ fn gst_launch_examples() {
 
     let out = dir.join("launcher");
     run_example("launcher.sh", &[], &[("OUT_DIR", &out)]);
-    assert!(out.join("hamilton.redacted.mp4").is_file() && out.join("group.redacted.jpg").is_file());
+    assert!(
+        out.join("hamilton.redacted.mp4").is_file() && out.join("group.redacted.jpg").is_file()
+    );
     assert!(out.join("faces-dlib.redacted/2008_002470.jpg").is_file());
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -16,7 +16,7 @@ pub struct DetectionsFile {
     pub fps: Option<f64>,
     pub frame_count: u64,
     pub frames: Vec<FrameDetections>,
-    pub tracks: Vec<serde_json::Value>,
+    pub tracks: Vec<TrackSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,11 +42,106 @@ pub struct DetectionRecord {
     pub landmarks: Vec<[f64; 2]>,
 }
 
+/// One track over the whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackSummary {
+    pub id: i64,
+    pub class: String,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    /// Best detector score of the track, and the frame where it was reached.
+    pub best_score: f64,
+    pub best_frame: u64,
+}
+
+/// The tracks seen in `frames`, by id.
+pub fn summarize_tracks(frames: &[FrameDetections]) -> Vec<TrackSummary> {
+    let mut tracks: Vec<TrackSummary> = Vec::new();
+    for f in frames {
+        for d in &f.detections {
+            let Some(id) = d.track_id else { continue };
+            let detected = d.origin == "detected";
+            match tracks.iter_mut().find(|t| t.id == id && t.class == d.class) {
+                Some(t) => {
+                    t.first_frame = t.first_frame.min(f.index);
+                    t.last_frame = t.last_frame.max(f.index);
+                    if detected && d.score > t.best_score {
+                        t.best_score = d.score;
+                        t.best_frame = f.index;
+                    }
+                }
+                None => tracks.push(TrackSummary {
+                    id,
+                    class: d.class.clone(),
+                    first_frame: f.index,
+                    last_frame: f.index,
+                    best_score: if detected { d.score } else { 0.0 },
+                    best_frame: f.index,
+                }),
+            }
+        }
+    }
+    tracks.sort_by_key(|t| t.id);
+    tracks
+}
+
 impl DetectionsFile {
     pub fn count(&self, class: &str) -> usize {
         self.frames
             .iter()
             .map(|f| f.detections.iter().filter(|d| d.class == class).count())
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: Option<i64>, score: f64, origin: &str) -> DetectionRecord {
+        DetectionRecord {
+            class: "face".into(),
+            bbox: [0.0, 0.0, 10.0, 10.0],
+            score,
+            track_id: id,
+            origin: origin.into(),
+            landmarks: vec![],
+        }
+    }
+
+    #[test]
+    fn tracks_span_their_frames_and_keep_the_best_detection() {
+        let frames = vec![
+            FrameDetections {
+                index: 0,
+                pts: None,
+                detections: vec![rec(Some(2), 0.5, "backfilled")],
+            },
+            FrameDetections {
+                index: 1,
+                pts: None,
+                detections: vec![rec(Some(2), 0.7, "detected"), rec(None, 0.3, "detected")],
+            },
+            FrameDetections {
+                index: 2,
+                pts: None,
+                detections: vec![
+                    rec(Some(2), 0.9, "predicted"),
+                    rec(Some(1), 0.6, "detected"),
+                ],
+            },
+        ];
+        let t = summarize_tracks(&frames);
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            (t[0].id, t[0].first_frame, t[0].last_frame, t[0].best_frame),
+            (1, 2, 2, 2)
+        );
+        assert_eq!((t[1].id, t[1].first_frame, t[1].last_frame), (2, 0, 2));
+        assert_eq!(
+            (t[1].best_score, t[1].best_frame),
+            (0.7, 1),
+            "only detected boxes count for the best score"
+        );
     }
 }

@@ -340,6 +340,15 @@ struct DetectorArgs {
     /// Inference threads per model; 0 = one per core.
     #[arg(long, default_value_t = defaults::DEFAULT_THREADS)]
     threads: u32,
+    /// Do not track: every frame only gets its own detections (needs --interval 1 for run).
+    #[arg(long)]
+    no_track: bool,
+    /// Frames held back so that tracks are extended backwards and gaps interpolated.
+    #[arg(long, default_value_t = redact::pipeline::DEFAULT_LOOKAHEAD)]
+    lookahead: u32,
+    /// Frames a track keeps a predicted box after its last detection; 0 = half a second.
+    #[arg(long, default_value_t = 0)]
+    max_age: u32,
 }
 
 impl DetectorArgs {
@@ -356,6 +365,9 @@ impl DetectorArgs {
             face_input_scale: self.face_input_scale,
             interval: self.interval,
             threads: self.threads,
+            track: !self.no_track,
+            lookahead: self.lookahead,
+            max_age: self.max_age,
         }
     }
 }
@@ -415,9 +427,9 @@ fn main() -> ExitCode {
             detector,
         } => {
             let quiet = mask.quiet;
-            if detector.interval > 1 {
+            if detector.interval > 1 && detector.no_track {
                 eprintln!(
-                    "error: --interval {} would leave the frames between detector runs unmasked; redact run needs --interval 1",
+                    "error: --interval {} would leave the frames between detector runs unmasked; without tracking, use --interval 1",
                     detector.interval
                 );
                 return ExitCode::from(2);

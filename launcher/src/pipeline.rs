@@ -23,7 +23,16 @@ pub struct DetectOptions {
     pub face_input_scale: f64,
     pub interval: u32,
     pub threads: u32,
+    /// Put `redacttrack` after the detector (track ids, no flicker, interval > 1 allowed).
+    pub track: bool,
+    /// Frames `redacttrack` holds back to backfill and interpolate.
+    pub lookahead: u32,
+    /// Frames a track outlives its last detection; 0 = half a second.
+    pub max_age: u32,
 }
+
+/// Lookahead the launcher uses for files: about half a second at 30 fps.
+pub const DEFAULT_LOOKAHEAD: u32 = 15;
 
 impl Default for DetectOptions {
     fn default() -> Self {
@@ -39,11 +48,45 @@ impl Default for DetectOptions {
             face_input_scale: defaults::DEFAULT_FACE_INPUT_SCALE,
             interval: defaults::DEFAULT_INTERVAL,
             threads: defaults::DEFAULT_THREADS,
+            track: true,
+            lookahead: DEFAULT_LOOKAHEAD,
+            max_age: 0,
         }
     }
 }
 
 impl DetectOptions {
+    /// `redacttrack`, configured, or None when tracking is off.
+    pub fn make_tracker(&self) -> Result<Option<gst::Element>, String> {
+        if !self.track {
+            return Ok(None);
+        }
+        gst::ElementFactory::make("redacttrack")
+            .property("lookahead", self.lookahead)
+            .property("max-age", self.max_age)
+            .build()
+            .map(Some)
+            .map_err(|e| format!("cannot create redacttrack: {e}"))
+    }
+
+    /// `redactdetect [! redacttrack]` added to `pipeline` and linked; returns the first and
+    /// last element.
+    pub fn add_detection(
+        &self,
+        pipeline: &gst::Pipeline,
+    ) -> Result<(gst::Element, gst::Element), String> {
+        let detect = self.make_element()?;
+        pipeline.add(&detect).map_err(|e| e.to_string())?;
+        match self.make_tracker()? {
+            Some(track) => {
+                pipeline.add(&track).map_err(|e| e.to_string())?;
+                detect.link(&track).map_err(|e| e.to_string())?;
+                Ok((detect, track))
+            }
+            None => Ok((detect.clone(), detect)),
+        }
+    }
+
     /// Builds a configured `redactdetect`.
     pub fn make_element(&self) -> Result<gst::Element, String> {
         if !self.faces && !self.plates {
@@ -220,13 +263,15 @@ pub fn detect_file(
         .map_err(|e| e.to_string())?;
     let decode = make("decodebin")?;
     let convert = make("videoconvert")?;
-    let detect = options.make_element()?;
+
     let sink = gst_app::AppSink::builder().sync(false).build();
     pipeline
-        .add_many([&src, &decode, &convert, &detect, sink.upcast_ref()])
+        .add_many([&src, &decode, &convert, sink.upcast_ref()])
         .map_err(|e| e.to_string())?;
     src.link(&decode).map_err(|e| e.to_string())?;
-    gst::Element::link_many([&convert, &detect, sink.upcast_ref()]).map_err(|e| e.to_string())?;
+    let (first, last) = options.add_detection(&pipeline)?;
+    gst::Element::link_many([&convert, &first]).map_err(|e| e.to_string())?;
+    last.link(&sink).map_err(|e| e.to_string())?;
 
     make_decoders_strict(&decode);
 
@@ -310,6 +355,7 @@ pub fn detect_file(
             path.display()
         ));
     }
+    let tracks = crate::detections::summarize_tracks(&c.frames);
     Ok(DetectionsFile {
         version: FORMAT_VERSION,
         source: path
@@ -321,6 +367,6 @@ pub fn detect_file(
         fps: c.fps,
         frame_count: c.frames.len() as u64,
         frames: c.frames,
-        tracks: Vec::new(),
+        tracks,
     })
 }

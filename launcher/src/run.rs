@@ -521,7 +521,7 @@ fn make(factory: &str) -> Result<gst::Element, String> {
     })
 }
 
-/// `[redactdetect !] redactmask`, with the region feed on the mask's sink pad. Returns the
+/// `[redactdetect ! redacttrack !] redactmask`, with the region feed on the mask's sink pad. Returns the
 /// first and last element of the chain.
 fn redaction_chain(
     pipeline: &gst::Pipeline,
@@ -530,17 +530,16 @@ fn redaction_chain(
     reporter: &Arc<dyn Reporter>,
 ) -> Result<(gst::Element, gst::Element), String> {
     let mask = options.mask.make_element(&roi_types(options))?;
-    let first = if options.detections.is_none() && (options.detect.faces || options.detect.plates) {
-        let detect = options.detect.make_element()?;
-        pipeline.add(&detect).map_err(|e| e.to_string())?;
-        detect
-    } else {
-        let identity = make("identity")?;
-        pipeline.add(&identity).map_err(|e| e.to_string())?;
-        identity
-    };
+    let (first, last_detect) =
+        if options.detections.is_none() && (options.detect.faces || options.detect.plates) {
+            options.detect.add_detection(pipeline)?
+        } else {
+            let identity = make("identity")?;
+            pipeline.add(&identity).map_err(|e| e.to_string())?;
+            (identity.clone(), identity)
+        };
     pipeline.add(&mask).map_err(|e| e.to_string())?;
-    first.link(&mask).map_err(|e| e.to_string())?;
+    last_detect.link(&mask).map_err(|e| e.to_string())?;
     let pad = mask.static_pad("sink").expect("redactmask has a sink pad");
     let feed = feed.clone();
     let reporter = reporter.clone();

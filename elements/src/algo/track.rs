@@ -97,12 +97,19 @@ impl Kalman1 {
     fn new(z: f32, scale: f32) -> Kalman1 {
         let sp = 2.0 * STD_POSITION * scale;
         let sv = 10.0 * STD_VELOCITY * scale;
-        Kalman1 { p: z, v: 0.0, cov: [[sp * sp, 0.0], [0.0, sv * sv]] }
+        Kalman1 {
+            p: z,
+            v: 0.0,
+            cov: [[sp * sp, 0.0], [0.0, sv * sv]],
+        }
     }
 
     fn predict(&mut self, scale: f32) {
         let [[a, b], [c, d]] = self.cov;
-        let (qp, qv) = ((STD_POSITION * scale).powi(2), (STD_VELOCITY * scale).powi(2));
+        let (qp, qv) = (
+            (STD_POSITION * scale).powi(2),
+            (STD_VELOCITY * scale).powi(2),
+        );
         self.p += self.v;
         // F P F^T + Q with F = [[1, 1], [0, 1]].
         self.cov = [[a + b + c + d + qp, b + d], [c + d, d + qv]];
@@ -178,7 +185,11 @@ impl Track {
     fn update(&mut self, d: &Detection, frame: u64) {
         let b = d.bbox;
         let scale = b.h.max(1.0);
-        for (f, z) in self.filters.iter_mut().zip([b.x + b.w / 2.0, b.y + b.h / 2.0, b.w, b.h]) {
+        for (f, z) in self
+            .filters
+            .iter_mut()
+            .zip([b.x + b.w / 2.0, b.y + b.h / 2.0, b.w, b.h])
+        {
             f.update(z, scale);
         }
         self.score = d.score;
@@ -195,7 +206,11 @@ fn lerp_box(a: &BBox, b: &BBox, t: f32) -> BBox {
 }
 
 /// Greedy one-to-one matching by IoU, best first. Returns (track index, detection index).
-fn associate(tracks: &[(usize, BBox, ObjectClass)], dets: &[(usize, &Detection)], min_iou: f32) -> Vec<(usize, usize)> {
+fn associate(
+    tracks: &[(usize, BBox, ObjectClass)],
+    dets: &[(usize, &Detection)],
+    min_iou: f32,
+) -> Vec<(usize, usize)> {
     let mut pairs = Vec::new();
     for (ti, (_, tb, tc)) in tracks.iter().enumerate() {
         for (di, (_, d)) in dets.iter().enumerate() {
@@ -233,7 +248,14 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(config: TrackerConfig) -> Tracker {
-        Tracker { config, tracks: Vec::new(), next_id: 1, held: VecDeque::new(), next_index: 0, scene_start: 0 }
+        Tracker {
+            config,
+            tracks: Vec::new(),
+            next_id: 1,
+            held: VecDeque::new(),
+            next_index: 0,
+            scene_start: 0,
+        }
     }
 
     pub fn config(&self) -> &TrackerConfig {
@@ -258,14 +280,22 @@ impl Tracker {
             t.predict();
         }
         let cfg = self.config;
-        let high: Vec<(usize, &Detection)> = detections.iter().enumerate().filter(|(_, d)| d.score >= cfg.high_threshold).collect();
+        let high: Vec<(usize, &Detection)> = detections
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.score >= cfg.high_threshold)
+            .collect();
         let low: Vec<(usize, &Detection)> = detections
             .iter()
             .enumerate()
             .filter(|(_, d)| d.score < cfg.high_threshold && d.score >= cfg.low_threshold)
             .collect();
-        let predicted: Vec<(usize, BBox, ObjectClass)> =
-            self.tracks.iter().enumerate().map(|(i, t)| (i, t.state_box(), t.class)).collect();
+        let predicted: Vec<(usize, BBox, ObjectClass)> = self
+            .tracks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i, t.state_box(), t.class))
+            .collect();
 
         // Stage 1: high-score detections against all tracks. Stage 2: low-score detections
         // against the tracks left, with a stricter overlap.
@@ -275,7 +305,11 @@ impl Tracker {
             matched_track[ti] = Some(di);
             matched_det[di] = true;
         }
-        let left: Vec<(usize, BBox, ObjectClass)> = predicted.iter().filter(|(i, _, _)| matched_track[*i].is_none()).copied().collect();
+        let left: Vec<(usize, BBox, ObjectClass)> = predicted
+            .iter()
+            .filter(|(i, _, _)| matched_track[*i].is_none())
+            .copied()
+            .collect();
         for (ti, di) in associate(&left, &low, cfg.match_iou.max(0.5)) {
             matched_track[ti] = Some(di);
             matched_det[di] = true;
@@ -350,7 +384,11 @@ impl Tracker {
             let span = (frame - from) as f32;
             for held in self.held.iter_mut().filter(|h| h.index > from) {
                 let t = (held.index - from) as f32 / span;
-                for bx in held.boxes.iter_mut().filter(|bx| bx.track_id == Some(id) && bx.origin == Origin::Predicted) {
+                for bx in held
+                    .boxes
+                    .iter_mut()
+                    .filter(|bx| bx.track_id == Some(id) && bx.origin == Origin::Predicted)
+                {
                     bx.bbox = lerp_box(&a, &b, t);
                     bx.origin = Origin::Interpolated;
                 }
@@ -369,7 +407,10 @@ impl Tracker {
             }
         }
 
-        self.held.push_back(FrameBoxes { index: frame, boxes });
+        self.held.push_back(FrameBoxes {
+            index: frame,
+            boxes,
+        });
         let mut out = Vec::new();
         while self.held.len() > cfg.lookahead as usize {
             out.extend(self.held.pop_front());
@@ -389,7 +430,14 @@ impl Tracker {
 }
 
 fn untracked(d: &Detection) -> TrackedBox {
-    TrackedBox { class: d.class, bbox: d.bbox, score: d.score, track_id: None, origin: Origin::Detected, points: d.points.clone() }
+    TrackedBox {
+        class: d.class,
+        bbox: d.bbox,
+        score: d.score,
+        track_id: None,
+        origin: Origin::Detected,
+        points: d.points.clone(),
+    }
 }
 
 /// Scene cuts from the change of the luma histogram between consecutive frames.
@@ -416,7 +464,9 @@ impl CutDetector {
         for h in &mut hist {
             *h /= n;
         }
-        let cut = self.previous.is_some_and(|p| p.iter().zip(&hist).map(|(a, b)| (a - b).abs()).sum::<f32>() / 2.0 > CUT_THRESHOLD);
+        let cut = self.previous.is_some_and(|p| {
+            p.iter().zip(&hist).map(|(a, b)| (a - b).abs()).sum::<f32>() / 2.0 > CUT_THRESHOLD
+        });
         self.previous = Some(hist);
         cut
     }
@@ -427,11 +477,19 @@ mod tests {
     use super::*;
 
     fn det(x: f32, y: f32, score: f32) -> Detection {
-        Detection { class: ObjectClass::Face, bbox: BBox::new(x, y, 40.0, 40.0), score, points: vec![] }
+        Detection {
+            class: ObjectClass::Face,
+            bbox: BBox::new(x, y, 40.0, 40.0),
+            score,
+            points: vec![],
+        }
     }
 
     fn config(lookahead: u32) -> TrackerConfig {
-        TrackerConfig { lookahead, ..TrackerConfig::default() }
+        TrackerConfig {
+            lookahead,
+            ..TrackerConfig::default()
+        }
     }
 
     /// Runs frames through a tracker and returns every released frame in order.
@@ -447,13 +505,28 @@ mod tests {
     #[test]
     fn constant_motion_through_a_five_frame_gap() {
         // A face moving 5 px per frame; the detector misses frames 10..15.
-        let frames: Vec<(Vec<Detection>, bool)> =
-            (0..30).map(|i| (if (10..15).contains(&i) { vec![] } else { vec![det(5.0 * i as f32, 100.0, 0.9)] }, false)).collect();
+        let frames: Vec<(Vec<Detection>, bool)> = (0..30)
+            .map(|i| {
+                (
+                    if (10..15).contains(&i) {
+                        vec![]
+                    } else {
+                        vec![det(5.0 * i as f32, 100.0, 0.9)]
+                    },
+                    false,
+                )
+            })
+            .collect();
         for lookahead in [0, 8] {
             let out = run(&mut Tracker::new(config(lookahead)), frames.clone());
             assert_eq!(out.len(), 30);
             for f in &out {
-                assert_eq!(f.boxes.len(), 1, "frame {}: one box (lookahead {lookahead})", f.index);
+                assert_eq!(
+                    f.boxes.len(),
+                    1,
+                    "frame {}: one box (lookahead {lookahead})",
+                    f.index
+                );
                 let b = &f.boxes[0];
                 assert_eq!(b.track_id, Some(1), "one id throughout");
                 let truth = BBox::new(5.0 * f.index as f32, 100.0, 40.0, 40.0);
@@ -464,7 +537,12 @@ mod tests {
                 };
                 assert_eq!(b.origin, want, "frame {}", f.index);
                 // The box still covers the face: interpolated exactly, predicted closely.
-                assert!(b.bbox.iou(&truth) > 0.6, "frame {} lookahead {lookahead}: {:?} vs {truth:?}", f.index, b.bbox);
+                assert!(
+                    b.bbox.iou(&truth) > 0.6,
+                    "frame {} lookahead {lookahead}: {:?} vs {truth:?}",
+                    f.index,
+                    b.bbox
+                );
                 if want == Origin::Interpolated {
                     assert!(b.bbox.iou(&truth) > 0.99);
                 }
@@ -475,21 +553,59 @@ mod tests {
     #[test]
     fn two_crossing_objects_keep_their_ids() {
         // A moves right, B moves left, on the same row, crossing at frame 10.
-        let frames: Vec<(Vec<Detection>, bool)> =
-            (0..21).map(|i| (vec![det(6.0 * i as f32, 50.0, 0.9), det(120.0 - 6.0 * i as f32, 56.0, 0.85)], false)).collect();
+        let frames: Vec<(Vec<Detection>, bool)> = (0..21)
+            .map(|i| {
+                (
+                    vec![
+                        det(6.0 * i as f32, 50.0, 0.9),
+                        det(120.0 - 6.0 * i as f32, 56.0, 0.85),
+                    ],
+                    false,
+                )
+            })
+            .collect();
         let out = run(&mut Tracker::new(config(0)), frames);
         for f in &out {
-            let a = f.boxes.iter().find(|b| (b.bbox.x - 6.0 * f.index as f32).abs() < 1.0 && b.origin == Origin::Detected).unwrap();
-            let b = f.boxes.iter().find(|b| (b.bbox.x - (120.0 - 6.0 * f.index as f32)).abs() < 1.0 && b.origin == Origin::Detected && b.bbox.y == 56.0).unwrap();
-            assert_eq!((a.track_id, b.track_id), (Some(1), Some(2)), "frame {}: no id switch", f.index);
+            let a = f
+                .boxes
+                .iter()
+                .find(|b| {
+                    (b.bbox.x - 6.0 * f.index as f32).abs() < 1.0 && b.origin == Origin::Detected
+                })
+                .unwrap();
+            let b = f
+                .boxes
+                .iter()
+                .find(|b| {
+                    (b.bbox.x - (120.0 - 6.0 * f.index as f32)).abs() < 1.0
+                        && b.origin == Origin::Detected
+                        && b.bbox.y == 56.0
+                })
+                .unwrap();
+            assert_eq!(
+                (a.track_id, b.track_id),
+                (Some(1), Some(2)),
+                "frame {}: no id switch",
+                f.index
+            );
         }
     }
 
     #[test]
     fn backfill_within_the_lookahead_only() {
         // First detected at frame 6; lookahead 4 reaches back to frame 2.
-        let frames: Vec<(Vec<Detection>, bool)> =
-            (0..10).map(|i| (if i >= 6 { vec![det(100.0, 100.0, 0.9)] } else { vec![] }, false)).collect();
+        let frames: Vec<(Vec<Detection>, bool)> = (0..10)
+            .map(|i| {
+                (
+                    if i >= 6 {
+                        vec![det(100.0, 100.0, 0.9)]
+                    } else {
+                        vec![]
+                    },
+                    false,
+                )
+            })
+            .collect();
         let out = run(&mut Tracker::new(config(4)), frames);
         for f in &out {
             let origins: Vec<Origin> = f.boxes.iter().map(|b| b.origin).collect();
@@ -506,20 +622,28 @@ mod tests {
         // A track lives until frame 4; frame 5 is a cut with no detections. Without the cut
         // it would be predicted on frames 5..; with it, frame 5 onwards are empty. A track
         // starting after the cut is not backfilled before it.
-        let mut frames: Vec<(Vec<Detection>, bool)> = (0..5).map(|_| (vec![det(10.0, 10.0, 0.9)], false)).collect();
+        let mut frames: Vec<(Vec<Detection>, bool)> = (0..5)
+            .map(|_| (vec![det(10.0, 10.0, 0.9)], false))
+            .collect();
         frames.push((vec![], true));
         frames.push((vec![], false));
         frames.push((vec![det(200.0, 10.0, 0.9)], false));
         let out = run(&mut Tracker::new(config(6)), frames);
         for f in &out[5..7] {
             // Only the new track, backfilled within the new scene: track 1 ended at the cut.
-            let ids: Vec<(Option<u32>, Origin)> = f.boxes.iter().map(|b| (b.track_id, b.origin)).collect();
+            let ids: Vec<(Option<u32>, Origin)> =
+                f.boxes.iter().map(|b| (b.track_id, b.origin)).collect();
             assert_eq!(ids, [(Some(2), Origin::Backfilled)], "frame {}", f.index);
         }
-        assert!(out[4].boxes.iter().all(|b| b.track_id == Some(1)), "no backfill of the new track before the cut");
+        assert!(
+            out[4].boxes.iter().all(|b| b.track_id == Some(1)),
+            "no backfill of the new track before the cut"
+        );
         assert_eq!(out[7].boxes[0].track_id, Some(2));
         // Without the cut, track 1 would have been predicted on frame 5.
-        let mut frames: Vec<(Vec<Detection>, bool)> = (0..5).map(|_| (vec![det(10.0, 10.0, 0.9)], false)).collect();
+        let mut frames: Vec<(Vec<Detection>, bool)> = (0..5)
+            .map(|_| (vec![det(10.0, 10.0, 0.9)], false))
+            .collect();
         frames.push((vec![], false));
         let out = run(&mut Tracker::new(config(0)), frames);
         assert_eq!(out[5].boxes[0].origin, Origin::Predicted);
@@ -529,7 +653,7 @@ mod tests {
     fn low_score_detections_extend_tracks_and_are_always_masked() {
         let frames = vec![
             (vec![det(0.0, 0.0, 0.9)], false),
-            (vec![det(2.0, 0.0, 0.3)], false),       // low, matches track 1
+            (vec![det(2.0, 0.0, 0.3)], false), // low, matches track 1
             (vec![det(2.0, 0.0, 0.9), det(300.0, 300.0, 0.3)], false), // low, unmatched: untracked box
         ];
         let out = run(&mut Tracker::new(config(0)), frames);
@@ -543,8 +667,18 @@ mod tests {
     fn tracks_end_after_max_age() {
         let mut frames = vec![(vec![det(0.0, 0.0, 0.9)], false)];
         frames.extend((0..20).map(|_| (vec![], false)));
-        let out = run(&mut Tracker::new(TrackerConfig { max_age: 5, ..config(0) }), frames);
-        let with_box: Vec<u64> = out.iter().filter(|f| !f.boxes.is_empty()).map(|f| f.index).collect();
+        let out = run(
+            &mut Tracker::new(TrackerConfig {
+                max_age: 5,
+                ..config(0)
+            }),
+            frames,
+        );
+        let with_box: Vec<u64> = out
+            .iter()
+            .filter(|f| !f.boxes.is_empty())
+            .map(|f| f.index)
+            .collect();
         assert_eq!(with_box, [0, 1, 2, 3, 4, 5]);
         // Predicted boxes grow a little with each frame without a detection.
         assert!(out[5].boxes[0].bbox.w > out[1].boxes[0].bbox.w);
@@ -556,7 +690,10 @@ mod tests {
         let dark = || (0..1000).map(|i| (i % 60) as u8);
         let bright = || (0..1000).map(|i| 180 + (i % 60) as u8);
         assert!(!c.is_cut(dark()));
-        assert!(!c.is_cut(dark().map(|v| v + 4)), "a small change is not a cut");
+        assert!(
+            !c.is_cut(dark().map(|v| v + 4)),
+            "a small change is not a cut"
+        );
         assert!(c.is_cut(bright()));
         assert!(!c.is_cut(bright()));
     }

@@ -16,8 +16,13 @@ use crate::algo::frame::Frame;
 use crate::algo::track::{CutDetector, FrameBoxes, Tracker, TrackerConfig};
 use crate::video::{pixel_format, video_caps, yuv_matrix};
 
-static CAT: LazyLock<gst::DebugCategory> =
-    LazyLock::new(|| gst::DebugCategory::new("redacttrack", gst::DebugColorFlags::empty(), Some("gst-redact tracker")));
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "redacttrack",
+        gst::DebugColorFlags::empty(),
+        Some("gst-redact tracker"),
+    )
+});
 
 const DEFAULT_MAX_AGE: u32 = 0;
 const DEFAULT_LOOKAHEAD: u32 = 0;
@@ -82,10 +87,21 @@ fn detections_of(buffer: &gst::BufferRef) -> Vec<Detection> {
             let class = class_of(m.roi_type())?;
             let (x, y, w, h) = m.rect();
             let param = m.param("detection");
-            let score = param.and_then(|p| p.get::<f64>("confidence").ok()).unwrap_or(1.0) as f32;
+            let score = param
+                .and_then(|p| p.get::<f64>("confidence").ok())
+                .unwrap_or(1.0) as f32;
             let flat: Vec<f32> = param
-                .and_then(|p| p.get::<gst::Array>("landmarks").or_else(|_| p.get::<gst::Array>("corners")).ok())
-                .map(|a| a.iter().filter_map(|v| v.get::<f64>().ok()).map(|v| v as f32).collect())
+                .and_then(|p| {
+                    p.get::<gst::Array>("landmarks")
+                        .or_else(|_| p.get::<gst::Array>("corners"))
+                        .ok()
+                })
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.get::<f64>().ok())
+                        .map(|v| v as f32)
+                        .collect()
+                })
                 .unwrap_or_default();
             Some(Detection {
                 class,
@@ -103,7 +119,11 @@ fn write_boxes(buffer: &mut gst::BufferRef, frame: &FrameBoxes, width: u32, heig
         let ours = meta
             .downcast_ref::<gst_video::VideoRegionOfInterestMeta>()
             .is_some_and(|m| class_of(m.roi_type()).is_some());
-        ControlFlow::Continue(if ours { gst::buffer::BufferMetaForeachAction::Remove } else { gst::buffer::BufferMetaForeachAction::Keep })
+        ControlFlow::Continue(if ours {
+            gst::buffer::BufferMetaForeachAction::Remove
+        } else {
+            gst::buffer::BufferMetaForeachAction::Keep
+        })
     });
     for b in &frame.boxes {
         let bbox = b.bbox.clip(width as f32, height as f32);
@@ -121,11 +141,24 @@ fn write_boxes(buffer: &mut gst::BufferRef, frame: &FrameBoxes, width: u32, heig
             .field("track_id", id)
             .field("origin", b.origin.as_str());
         if !b.points.is_empty() {
-            let name = if b.class == ObjectClass::Face { "landmarks" } else { "corners" };
-            let values: Vec<glib::SendValue> = b.points.iter().flat_map(|p| [p[0] as f64, p[1] as f64]).map(|v| v.to_send_value()).collect();
+            let name = if b.class == ObjectClass::Face {
+                "landmarks"
+            } else {
+                "corners"
+            };
+            let values: Vec<glib::SendValue> = b
+                .points
+                .iter()
+                .flat_map(|p| [p[0] as f64, p[1] as f64])
+                .map(|v| v.to_send_value())
+                .collect();
             param = param.field(name, gst::Array::new(values));
         }
-        let mut meta = gst_video::VideoRegionOfInterestMeta::add(buffer, b.class.as_str(), (x as u32, y as u32, w as u32, h as u32));
+        let mut meta = gst_video::VideoRegionOfInterestMeta::add(
+            buffer,
+            b.class.as_str(),
+            (x as u32, y as u32, w as u32, h as u32),
+        );
         meta.set_id(id);
         meta.add_param(param.build());
     }
@@ -133,19 +166,39 @@ fn write_boxes(buffer: &mut gst::BufferRef, frame: &FrameBoxes, width: u32, heig
 
 /// A sample of the frame's luma (every 4th pixel of every 8th row) for cut detection.
 fn luma_sample(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<u8> {
-    let Some(format) = pixel_format(info.format()) else { return Vec::new() };
-    let Ok(vframe) = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info) else { return Vec::new() };
+    let Some(format) = pixel_format(info.format()) else {
+        return Vec::new();
+    };
+    let Ok(vframe) = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info) else {
+        return Vec::new();
+    };
     let n = format.n_planes();
-    let planes: Vec<&[u8]> = (0..n as u32).filter_map(|p| vframe.plane_data(p).ok()).collect();
-    let strides: Vec<usize> = vframe.plane_stride()[..n].iter().map(|&s| s as usize).collect();
-    let Ok(frame) = Frame::new(format, info.width() as usize, info.height() as usize, &planes, &strides, yuv_matrix(info)) else {
+    let planes: Vec<&[u8]> = (0..n as u32)
+        .filter_map(|p| vframe.plane_data(p).ok())
+        .collect();
+    let strides: Vec<usize> = vframe.plane_stride()[..n]
+        .iter()
+        .map(|&s| s as usize)
+        .collect();
+    let Ok(frame) = Frame::new(
+        format,
+        info.width() as usize,
+        info.height() as usize,
+        &planes,
+        &strides,
+        yuv_matrix(info),
+    ) else {
         return Vec::new();
     };
     let mut row = vec![0.0; 3 * frame.width];
     let mut out = Vec::with_capacity(frame.width / 4 * frame.height / 8 + 1);
     for y in (0..frame.height).step_by(8) {
         frame.row_rgb(y, &mut row);
-        out.extend(row.chunks_exact(3).step_by(4).map(|p| (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]) as u8));
+        out.extend(
+            row.chunks_exact(3)
+                .step_by(4)
+                .map(|p| (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]) as u8),
+        );
     }
     out
 }
@@ -153,8 +206,15 @@ fn luma_sample(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<u8> 
 impl RedactTrack {
     fn config(&self, info: Option<&gst_video::VideoInfo>) -> TrackerConfig {
         let s = self.settings.lock().unwrap().clone();
-        let fps = info.map(|i| i.fps()).filter(|f| f.numer() > 0).map(|f| f.numer() as f64 / f.denom() as f64);
-        let max_age = if s.max_age > 0 { s.max_age } else { fps.map_or(15, |f| (f / 2.0).round().max(1.0) as u32) };
+        let fps = info
+            .map(|i| i.fps())
+            .filter(|f| f.numer() > 0)
+            .map(|f| f.numer() as f64 / f.denom() as f64);
+        let max_age = if s.max_age > 0 {
+            s.max_age
+        } else {
+            fps.map_or(15, |f| (f / 2.0).round().max(1.0) as u32)
+        };
         TrackerConfig {
             high_threshold: s.high_threshold as f32,
             low_threshold: s.low_threshold as f32,
@@ -168,7 +228,10 @@ impl RedactTrack {
     /// Pairs released frames with the oldest held buffers (events in between go out in
     /// order) and returns what to push.
     fn release(state: &mut State, frames: Vec<FrameBoxes>) -> Vec<Held> {
-        let (w, h) = state.info.as_ref().map_or((u32::MAX, u32::MAX), |i| (i.width(), i.height()));
+        let (w, h) = state
+            .info
+            .as_ref()
+            .map_or((u32::MAX, u32::MAX), |i| (i.width(), i.height()));
         let mut out = Vec::new();
         for frame in frames {
             while let Some(item) = state.held.pop_front() {
@@ -203,7 +266,11 @@ impl RedactTrack {
         flow
     }
 
-    fn sink_chain(&self, _pad: &gst::Pad, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+    fn sink_chain(
+        &self,
+        _pad: &gst::Pad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let out = {
             let mut state = self.state.lock().unwrap();
             let info = state.info.clone();
@@ -218,10 +285,19 @@ impl RedactTrack {
                 state.cuts.is_cut(sample.into_iter())
             });
             if cut {
-                gst::debug!(CAT, imp = self, "scene cut at {:?}: tracks end", buffer.pts());
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "scene cut at {:?}: tracks end",
+                    buffer.pts()
+                );
             }
             state.held.push_back(Held::Buffer(buffer));
-            let released = state.tracker.as_mut().expect("created above").push(&detections, cut);
+            let released = state
+                .tracker
+                .as_mut()
+                .expect("created above")
+                .push(&detections, cut);
             Self::release(&mut state, released)
         };
         self.push_out(out)
@@ -229,7 +305,11 @@ impl RedactTrack {
 
     fn drain(&self) -> Vec<Held> {
         let mut state = self.state.lock().unwrap();
-        let released = state.tracker.as_mut().map(Tracker::flush).unwrap_or_default();
+        let released = state
+            .tracker
+            .as_mut()
+            .map(Tracker::flush)
+            .unwrap_or_default();
         let mut out = Self::release(&mut state, released);
         // Anything left (events after the last buffer) goes out in order.
         out.extend(state.held.drain(..));
@@ -281,10 +361,16 @@ impl RedactTrack {
                 .map(|i| i.fps())
                 .filter(|f| f.numer() > 0)
                 .map_or(gst::ClockTime::from_mseconds(40), |f| {
-                    gst::ClockTime::from_nseconds(1_000_000_000 * f.denom() as u64 / f.numer() as u64)
+                    gst::ClockTime::from_nseconds(
+                        1_000_000_000 * f.denom() as u64 / f.numer() as u64,
+                    )
                 });
             let added = frame * lookahead;
-            gst::debug!(CAT, imp = self, "latency: upstream {min}..{max:?} + lookahead {added}");
+            gst::debug!(
+                CAT,
+                imp = self,
+                "latency: upstream {min}..{max:?} + lookahead {added}"
+            );
             q.set(live, min + added, max.map(|m| m + added));
             return true;
         }
@@ -301,16 +387,33 @@ impl ObjectSubclass for RedactTrack {
     fn with_class(klass: &Self::Class) -> Self {
         let sinkpad = gst::Pad::builder_from_template(&klass.pad_template("sink").unwrap())
             .chain_function(|pad, parent, buffer| {
-                RedactTrack::catch_panic_pad_function(parent, || Err(gst::FlowError::Error), |t| t.sink_chain(pad, buffer))
+                RedactTrack::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::FlowError::Error),
+                    |t| t.sink_chain(pad, buffer),
+                )
             })
-            .event_function(|pad, parent, event| RedactTrack::catch_panic_pad_function(parent, || false, |t| t.sink_event(pad, event)))
+            .event_function(|pad, parent, event| {
+                RedactTrack::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |t| t.sink_event(pad, event),
+                )
+            })
             .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
             .build();
         let srcpad = gst::Pad::builder_from_template(&klass.pad_template("src").unwrap())
-            .query_function(|pad, parent, query| RedactTrack::catch_panic_pad_function(parent, || false, |t| t.src_query(pad, query)))
+            .query_function(|pad, parent, query| {
+                RedactTrack::catch_panic_pad_function(parent, || false, |t| t.src_query(pad, query))
+            })
             .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
             .build();
-        RedactTrack { sinkpad, srcpad, settings: Mutex::new(Settings::default()), state: Mutex::new(State::default()) }
+        RedactTrack {
+            sinkpad,
+            srcpad,
+            settings: Mutex::new(Settings::default()),
+            state: Mutex::new(State::default()),
+        }
     }
 }
 
@@ -412,14 +515,29 @@ impl ElementImpl for RedactTrack {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let caps = video_caps();
             vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).unwrap(),
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
             ]
         });
         TEMPLATES.as_ref()
     }
 
-    fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         if transition == gst::StateChange::ReadyToPaused {
             *self.state.lock().unwrap() = State::default();
         }

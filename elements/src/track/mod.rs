@@ -40,5 +40,10 @@ glib::wrapper! {
 
 /// Registers the element with a plugin, or statically (`None`).
 pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
-    gst::Element::register(plugin, "redacttrack", gst::Rank::NONE, RedactTrack::static_type())
+    gst::Element::register(
+        plugin,
+        "redacttrack",
+        gst::Rank::NONE,
+        RedactTrack::static_type(),
+    )
 }

@@ -1,0 +1,157 @@
+//! `redacttrack` in a pipeline: frames held for the lookahead all come out, in order, with
+//! track ids and origins on their metas, and the added latency is reported.
+
+use gst::prelude::*;
+
+fn init() {
+    gst::init().unwrap();
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| redact_elements::register(None).unwrap());
+}
+
+/// 30 frames of 30 fps video; frames listed in `detected_on` get a face meta at a box moving
+/// 4 px per frame. Returns (pts, [(id, origin, x)]) per output frame.
+fn track(detected_on: &[u64], props: &str) -> Vec<(u64, Vec<(i32, String, u32)>)> {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! \
+         identity name=feed ! redacttrack name=track {props} ! appsink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let detected_on = detected_on.to_vec();
+    let counter = std::sync::atomic::AtomicU64::new(0);
+    pipeline
+        .by_name("feed")
+        .unwrap()
+        .static_pad("src")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let frame = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut()
+                && detected_on.contains(&frame)
+            {
+                let buffer = buffer.make_mut();
+                let mut meta = gst_video::VideoRegionOfInterestMeta::add(
+                    buffer,
+                    "face",
+                    (20 + 4 * frame as u32, 50, 40, 40),
+                );
+                meta.add_param(
+                    gst::Structure::builder("detection")
+                        .field("confidence", 0.9f64)
+                        .build(),
+                );
+            }
+            gst::PadProbeReturn::Ok
+        });
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut out = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        let buffer = sample.buffer().unwrap();
+        let metas = buffer
+            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+            .map(|m| {
+                let p = m.param("detection").unwrap();
+                assert_eq!(p.get::<i32>("track_id").unwrap(), m.id());
+                (m.id(), p.get::<String>("origin").unwrap(), m.rect().0)
+            })
+            .collect();
+        out.push((buffer.pts().unwrap().mseconds(), metas));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    out
+}
+
+#[test]
+fn lookahead_frames_all_come_out_in_order() {
+    // Detected every third frame from frame 9 to 27.
+    let detected: Vec<u64> = (9..30).step_by(3).collect();
+    let last = *detected.last().unwrap() as usize;
+    let out = track(&detected, "lookahead=5");
+    assert_eq!(
+        out.len(),
+        30,
+        "every frame comes out, held ones at the end of stream"
+    );
+    for w in out.windows(2) {
+        assert!(w[1].0 > w[0].0, "in order");
+    }
+    for (i, (_, metas)) in out.iter().enumerate() {
+        let origins: Vec<&str> = metas.iter().map(|m| m.1.as_str()).collect();
+        match i {
+            0..=3 => assert!(
+                metas.is_empty(),
+                "frame {i}: before the lookahead reach: {origins:?}"
+            ),
+            4..=8 => assert_eq!(origins, ["backfilled"], "frame {i}"),
+            _ if detected.contains(&(i as u64)) => assert_eq!(origins, ["detected"], "frame {i}"),
+            _ if i > last => assert_eq!(
+                origins,
+                ["predicted"],
+                "frame {i}: after the last detection"
+            ),
+            _ => assert_eq!(origins, ["interpolated"], "frame {i}"),
+        }
+        assert!(metas.iter().all(|m| m.0 == 1), "one track id");
+        if let Some(m) = metas.first().filter(|m| m.1 == "interpolated") {
+            assert_eq!(
+                m.2,
+                20 + 4 * i as u32,
+                "frame {i}: interpolated box where the face is"
+            );
+        }
+    }
+}
+
+#[test]
+fn without_lookahead_gaps_are_predicted() {
+    let out = track(&[0, 3, 6], "lookahead=0 max-age=5");
+    let origins: Vec<String> = out
+        .iter()
+        .take(12)
+        .map(|(_, m)| m.first().map_or("-".into(), |x| x.1.clone()))
+        .collect();
+    assert_eq!(
+        origins,
+        [
+            "detected",
+            "predicted",
+            "predicted",
+            "detected",
+            "predicted",
+            "predicted",
+            "detected",
+            "predicted",
+            "predicted",
+            "predicted",
+            "predicted",
+            "predicted"
+        ]
+    );
+    assert!(out[12].1.is_empty(), "max-age 5: the track ends");
+}
+
+#[test]
+fn latency_includes_the_lookahead() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! redacttrack lookahead=10 ! fakesink sync=true",
+    )
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let _ = pipeline.state(gst::ClockTime::from_seconds(5));
+    let mut q = gst::query::Latency::new();
+    assert!(pipeline.query(&mut q));
+    let (live, min, _) = q.result();
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(live);
+    // Ten frames of 1/30 s.
+    assert!(min >= gst::ClockTime::from_mseconds(333), "latency {min}");
+}
