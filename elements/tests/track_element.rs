@@ -11,7 +11,10 @@ fn init() {
 
 /// 30 frames of 30 fps video; frames listed in `detected_on` get a face meta at a box moving
 /// 4 px per frame. Returns (pts, [(id, origin, x)]) per output frame.
-fn track(detected_on: &[u64], props: &str) -> Vec<(u64, Vec<(i32, String, u32)>)> {
+/// Per output frame: pts in ms, and (track id, origin, x) of each meta.
+type Output = Vec<(u64, Vec<(i32, String, u32)>)>;
+
+fn track(detected_on: &[u64], props: &str) -> Output {
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! \
