@@ -33,6 +33,7 @@ fn detections(path: &Path) -> redact::detections::DetectionsFile {
         "-o",
         json.to_str().unwrap(),
         "--no-plates",
+        "--no-track",
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
     serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap()
@@ -68,6 +69,16 @@ fn gst_launch_examples() {
     let review = dir.join("review.mp4");
     run_example("review-outline.sh", &[&clip, &review], &[]);
     assert_eq!(detections(&review).frame_count, 275);
+
+    let tracked = dir.join("tracked.mp4");
+    run_example("track-interval.sh", &[&clip, &tracked], &[]);
+    let d = detections(&tracked);
+    assert_eq!(d.frame_count, 275);
+    assert!(
+        d.count("face") < 100,
+        "faces masked with interval 3: {} found after",
+        d.count("face")
+    );
 
     let photo = data.join("faces-dlib/2008_002470.jpg");
     let image = dir.join("redacted.jpg");
