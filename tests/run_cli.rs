@@ -10,11 +10,13 @@ use redact::detections::DetectionsFile;
 
 fn detect(path: &Path, extra: &[&str]) -> DetectionsFile {
     let out = path.with_extension("detections.json");
+    // The plain detector (no tracking): what a re-detection pass sees frame by frame.
     let mut args = vec![
         "detect",
         path.to_str().unwrap(),
         "-o",
         out.to_str().unwrap(),
+        "--no-track",
     ];
     args.extend(extra);
     let run = redact(&args);
