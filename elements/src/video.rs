@@ -3,7 +3,7 @@
 
 use gst_video::VideoFormat;
 
-use crate::algo::frame::{PixelFormat, YuvMatrix};
+use crate::algo::frame::{Frame, FrameError, PixelFormat, YuvMatrix};
 
 pub const FORMATS: [VideoFormat; 9] = [
     VideoFormat::I420,
@@ -48,4 +48,49 @@ pub fn video_caps() -> gst::Caps {
     gst_video::VideoCapsBuilder::new()
         .format_list(FORMATS)
         .build()
+}
+
+/// The always-present src and sink templates of an element that works in place on
+/// `video_caps()`.
+pub fn in_place_templates() -> Vec<gst::PadTemplate> {
+    let caps = video_caps();
+    [
+        ("src", gst::PadDirection::Src),
+        ("sink", gst::PadDirection::Sink),
+    ]
+    .into_iter()
+    .map(|(name, dir)| {
+        gst::PadTemplate::new(name, dir, gst::PadPresence::Always, &caps).expect("valid template")
+    })
+    .collect()
+}
+
+/// A readable mapped video frame as the plain `Frame` the algorithms take.
+pub fn frame_of<'a>(
+    vframe: &'a gst_video::VideoFrameRef<&gst::BufferRef>,
+    format: PixelFormat,
+) -> Result<Frame<'a>, FrameError> {
+    use gst_video::prelude::*;
+    let n = format.n_planes();
+    let mut planes: Vec<&[u8]> = Vec::with_capacity(n);
+    for p in 0..n as u32 {
+        planes.push(
+            vframe
+                .plane_data(p)
+                .map_err(|e| FrameError(format!("plane {p}: {e}")))?,
+        );
+    }
+    let strides: Vec<usize> = vframe.plane_stride()[..n]
+        .iter()
+        .map(|&s| s as usize)
+        .collect();
+    let info = vframe.info();
+    Frame::new(
+        format,
+        info.width() as usize,
+        info.height() as usize,
+        &planes,
+        &strides,
+        yuv_matrix(info),
+    )
 }

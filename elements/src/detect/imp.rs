@@ -8,13 +8,12 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
-use gst_video::prelude::*;
 
 use super::Classes;
 use crate::algo::detection::{Detection, ObjectClass};
 use crate::algo::detector::{Detector, DetectorConfig};
-use crate::algo::frame::{Frame, PixelFormat};
-use crate::video::{pixel_format, video_caps, yuv_matrix};
+use crate::algo::frame::PixelFormat;
+use crate::video::{frame_of, in_place_templates, pixel_format};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -265,25 +264,7 @@ impl ElementImpl for RedactDetect {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = video_caps();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(in_place_templates);
         TEMPLATES.as_ref()
     }
 }
@@ -409,24 +390,7 @@ impl BaseTransformImpl for RedactDetect {
                     );
                     gst::FlowError::Error
                 })?;
-            let n = format.n_planes();
-            let mut planes: Vec<&[u8]> = Vec::with_capacity(n);
-            for p in 0..n as u32 {
-                planes.push(vframe.plane_data(p).map_err(|_| gst::FlowError::Error)?);
-            }
-            let strides: Vec<usize> = vframe.plane_stride()[..n]
-                .iter()
-                .map(|&s| s as usize)
-                .collect();
-            let frame = Frame::new(
-                format,
-                info.width() as usize,
-                info.height() as usize,
-                &planes,
-                &strides,
-                yuv_matrix(&info),
-            )
-            .map_err(|e| {
+            let frame = frame_of(&vframe, format).map_err(|e| {
                 gst::element_imp_error!(self, gst::StreamError::Format, ("bad frame layout: {e}"));
                 gst::FlowError::Error
             })?;

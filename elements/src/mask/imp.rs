@@ -14,7 +14,7 @@ use crate::algo::frame::PixelFormat;
 use crate::algo::mask::{
     MaskStyle, Method, Region, Scratch, Shape, Strength, mask_region, planes_for,
 };
-use crate::video::{pixel_format, video_caps, yuv_matrix};
+use crate::video::{in_place_templates, pixel_format, yuv_matrix};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -370,25 +370,7 @@ impl ElementImpl for RedactMask {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = video_caps();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(in_place_templates);
         TEMPLATES.as_ref()
     }
 }

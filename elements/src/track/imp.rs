@@ -9,12 +9,10 @@ use std::sync::{LazyLock, Mutex};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use gst_video::prelude::*;
 
 use crate::algo::detection::{BBox, Detection, ObjectClass};
-use crate::algo::frame::Frame;
 use crate::algo::track::{CutDetector, FrameBoxes, Tracker, TrackerConfig};
-use crate::video::{pixel_format, video_caps, yuv_matrix};
+use crate::video::{frame_of, in_place_templates, pixel_format};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -172,22 +170,7 @@ fn luma_sample(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<u8> 
     let Ok(vframe) = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info) else {
         return Vec::new();
     };
-    let n = format.n_planes();
-    let planes: Vec<&[u8]> = (0..n as u32)
-        .filter_map(|p| vframe.plane_data(p).ok())
-        .collect();
-    let strides: Vec<usize> = vframe.plane_stride()[..n]
-        .iter()
-        .map(|&s| s as usize)
-        .collect();
-    let Ok(frame) = Frame::new(
-        format,
-        info.width() as usize,
-        info.height() as usize,
-        &planes,
-        &strides,
-        yuv_matrix(info),
-    ) else {
+    let Ok(frame) = frame_of(&vframe, format) else {
         return Vec::new();
     };
     let mut row = vec![0.0; 3 * frame.width];
@@ -512,25 +495,7 @@ impl ElementImpl for RedactTrack {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = video_caps();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(in_place_templates);
         TEMPLATES.as_ref()
     }
 
