@@ -20,14 +20,24 @@ impl FileSummary {
     pub fn line(&self) -> String {
         let d = &self.detections;
         let with_any = d.frames.iter().filter(|f| !f.detections.is_empty()).count();
+        let detected = |class: &str| {
+            d.frames
+                .iter()
+                .flat_map(|f| &f.detections)
+                .filter(|x| x.class == class && x.origin == "detected")
+                .count()
+        };
         format!(
-            "{}: {}x{}, {} frame(s), {} face(s), {} plate(s), {} frame(s) with detections, {:.1} s ({:.1} fps) -> {}",
+            "{}: {}x{}, {} frame(s), {} face box(es) ({} detected), {} plate box(es) ({} detected), {} track(s), {} frame(s) with boxes, {:.1} s ({:.1} fps) -> {}",
             self.input.display(),
             d.width,
             d.height,
             d.frame_count,
             d.count("face"),
+            detected("face"),
             d.count("license-plate"),
+            detected("license-plate"),
+            d.tracks.len(),
             with_any,
             self.seconds,
             d.frame_count as f64 / self.seconds.max(1e-9),
