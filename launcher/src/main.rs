@@ -25,6 +25,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Redact an image, a video, a ZIP or a folder: same kind of file out.
+    ///
+    /// Without -o the output is NAME.redacted.EXT beside the input (NAME.redacted/ for a
+    /// folder). Videos keep their container, resolution, frame rate and timing; audio is
+    /// copied as it is. Images keep their format and lose their metadata (EXIF, GPS).
+    Run {
+        /// An image (jpg, png, webp), a video (mp4, mov, mkv, webm, avi), a .zip, or a folder.
+        input: PathBuf,
+        /// Output file (same format as the input), or folder for a folder input.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        mask: MaskArgs,
+        #[command(flatten)]
+        detector: DetectorArgs,
+    },
     /// Detect faces and plates and write the detections JSON (one file per input).
     Detect {
         /// An image, a video, or a folder of them (searched recursively).
@@ -46,22 +62,6 @@ enum Command {
         /// List every missed box.
         #[arg(long)]
         show_missed: bool,
-        #[command(flatten)]
-        detector: DetectorArgs,
-    },
-    /// Redact an image, a video, a ZIP or a folder: same kind of file out.
-    ///
-    /// Without -o the output is NAME.redacted.EXT beside the input (NAME.redacted/ for a
-    /// folder). Videos keep their container, resolution, frame rate and timing; audio is
-    /// copied as it is. Images keep their format and lose their metadata (EXIF, GPS).
-    Run {
-        /// An image (jpg, png, webp), a video (mp4, mov, mkv, webm, avi), a .zip, or a folder.
-        input: PathBuf,
-        /// Output file (same format as the input), or folder for a folder input.
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        #[command(flatten)]
-        mask: MaskArgs,
         #[command(flatten)]
         detector: DetectorArgs,
     },
@@ -373,6 +373,11 @@ impl DetectorArgs {
 }
 
 fn main() -> ExitCode {
+    // `redact ... | head` must end quietly, not panic on a closed pipe.
+    // SAFETY: restoring the default SIGPIPE disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Detect {

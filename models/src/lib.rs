@@ -43,7 +43,10 @@ pub fn manifest(name: &str) -> Option<Manifest> {
 pub fn cache_dir() -> PathBuf {
     match std::env::var_os("REDACT_CACHE") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache"),
+        _ => {
+            let models_crate = Path::new(env!("CARGO_MANIFEST_DIR"));
+            models_crate.parent().unwrap_or(models_crate).join(".cache")
+        }
     }
 }
 
