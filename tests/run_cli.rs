@@ -495,6 +495,18 @@ fn bad_input_fails_cleanly() {
         ])
         .contains("expected a JSON list")
     );
+    assert!(
+        fails(&[
+            "run",
+            image,
+            "-o",
+            "/tmp/x.jpg",
+            "--interval",
+            "3",
+            "--no-track"
+        ])
+        .contains("would leave the frames between detector runs unmasked")
+    );
     let folder: PathBuf = data.join("faces-dlib");
     assert!(
         fails(&[

@@ -4,6 +4,7 @@
 pub mod algo;
 pub mod detect;
 pub mod mask;
+pub mod roi;
 pub mod track;
 mod video;
 

@@ -2,50 +2,21 @@
 //! once through `Detector` on frames converted in memory, once through `redactdetect` in a
 //! pipeline with each format negotiated.
 
-use std::path::PathBuf;
+mod support;
 
 use gst::prelude::*;
 use redact_elements::algo::detection::{Detection, ObjectClass};
 use redact_elements::algo::detector::{Detector, DetectorConfig};
 use redact_elements::algo::frame::{OwnedFrame, PixelFormat, YuvMatrix};
 
-fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("REDACT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")))
-        .join("data");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent (the shared test media); nothing to test on",
-            dir.display()
-        );
-        None
-    }
-}
-
-fn init() {
-    gst::init().unwrap();
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| redact_elements::register(None).unwrap());
-}
-
 /// Decodes an image file to packed RGB with GStreamer.
 fn decode_rgb(path: &std::path::Path) -> (usize, usize, Vec<u8>) {
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    support::init();
+    let pipeline = support::pipeline(&format!(
         "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink",
         path.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let sink = support::appsink(&pipeline);
     pipeline.set_state(gst::State::Playing).unwrap();
     let sample = sink.pull_sample().expect("one decoded frame");
     let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
@@ -108,7 +79,9 @@ fn boxes(ds: &[Detection]) -> Vec<[f32; 4]> {
 
 #[test]
 fn detector_gives_the_same_boxes_for_every_format() {
-    let Some(data) = shared_data() else { return };
+    let Some(data) = support::shared_data() else {
+        return;
+    };
     for (image, class) in [
         ("faces-dlib/2008_002470.jpg", ObjectClass::Face),
         ("faces-dlib/2008_004176.jpg", ObjectClass::Face),
@@ -155,20 +128,13 @@ fn detector_gives_the_same_boxes_for_every_format() {
 
 /// Runs `redactdetect` on an image negotiated to `format` and returns the ROI boxes.
 fn element_boxes(path: &std::path::Path, format: &str) -> Vec<[f32; 4]> {
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    support::init();
+    let pipeline = support::pipeline(&format!(
         "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format={format} ! \
          redactdetect classes=face+license-plate ! appsink name=sink",
         path.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let sink = support::appsink(&pipeline);
     pipeline.set_state(gst::State::Playing).unwrap();
     let sample = sink.pull_sample().expect("a frame with metas");
     let caps_format = sample
@@ -209,7 +175,9 @@ fn element_boxes(path: &std::path::Path, format: &str) -> Vec<[f32; 4]> {
 
 #[test]
 fn element_reads_every_format_itself() {
-    let Some(data) = shared_data() else { return };
+    let Some(data) = support::shared_data() else {
+        return;
+    };
     // An image with both faces and a plate, and one with odd dimensions (chroma rounding).
     for image in [
         "faces-dlib/2008_002470.jpg",
@@ -233,20 +201,15 @@ fn element_reads_every_format_itself() {
 
 #[test]
 fn interval_leaves_frames_in_between_without_metas() {
-    let Some(data) = shared_data() else { return };
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    let Some(data) = support::shared_data() else {
+        return;
+    };
+    support::init();
+    let pipeline = support::pipeline(&format!(
         "filesrc location=\"{}\" ! decodebin ! videoconvert ! redactdetect classes=face interval=3 ! appsink name=sink",
         data.join("video/short_hamilton_clip.mp4").display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let sink = support::appsink(&pipeline);
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut with_metas = Vec::new();
     for i in 0..12 {

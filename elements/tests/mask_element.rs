@@ -1,6 +1,8 @@
 //! `redactmask` in a pipeline, for every format: masks exactly the ROI metas it is told to
 //! handle (type, track id, area), with the chosen method, and leaves the rest of the frame.
 
+mod support;
+
 use gst::prelude::*;
 use redact_elements::algo::frame::{Frame, PixelFormat, YuvMatrix};
 
@@ -19,23 +21,14 @@ const FORMATS: [(&str, PixelFormat); 9] = [
 /// A region: rectangle x, y, w, h.
 type Rect = (u32, u32, u32, u32);
 
-fn init() {
-    gst::init().unwrap();
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| redact_elements::register(None).unwrap());
-}
-
 /// One 64x48 test frame in `format` through `redactmask <props>`, with ROI metas
 /// (type, id, rect) added on its sink pad. Returns the output as RGB rows.
 fn mask_frame(format: &str, props: &str, rois: &[(&str, i32, Rect)]) -> Vec<[f32; 3]> {
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    support::init();
+    let pipeline = support::pipeline(&format!(
         "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format={format},width=64,height=48 ! \
          redactmask name=mask {props} ! appsink name=sink"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
+    ));
     let rois: Vec<(String, i32, Rect)> = rois
         .iter()
         .map(|(t, i, r)| (t.to_string(), *i, *r))
@@ -53,11 +46,7 @@ fn mask_frame(format: &str, props: &str, rois: &[(&str, i32, Rect)]) -> Vec<[f32
             }
             gst::PadProbeReturn::Ok
         });
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let sink = support::appsink(&pipeline);
     pipeline.set_state(gst::State::Playing).unwrap();
     let sample = sink.pull_sample().unwrap();
     let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
@@ -212,7 +201,7 @@ fn track_ids_and_area_filter_regions() {
 
 #[test]
 fn bad_settings_fail_the_pipeline_with_a_message() {
-    init();
+    support::init();
     for (props, expect) in [
         ("track-ids=a,b", "not a whole number"),
         ("area-top=0.8 area-bottom=0.2", "the area is empty"),

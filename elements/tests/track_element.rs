@@ -1,13 +1,9 @@
 //! `redacttrack` in a pipeline: frames held for the lookahead all come out, in order, with
 //! track ids and origins on their metas, and the added latency is reported.
 
-use gst::prelude::*;
+mod support;
 
-fn init() {
-    gst::init().unwrap();
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| redact_elements::register(None).unwrap());
-}
+use gst::prelude::*;
 
 /// 30 frames of 30 fps video; frames listed in `detected_on` get a face meta at a box moving
 /// 4 px per frame. Returns (pts, [(id, origin, x)]) per output frame.
@@ -15,14 +11,11 @@ fn init() {
 type Output = Vec<(u64, Vec<(i32, String, u32)>)>;
 
 fn track(detected_on: &[u64], props: &str) -> Output {
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    support::init();
+    let pipeline = support::pipeline(&format!(
         "videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! \
          identity name=feed ! redacttrack name=track {props} ! appsink name=sink sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
+    ));
     let detected_on = detected_on.to_vec();
     let counter = std::sync::atomic::AtomicU64::new(0);
     pipeline
@@ -49,11 +42,7 @@ fn track(detected_on: &[u64], props: &str) -> Output {
             }
             gst::PadProbeReturn::Ok
         });
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let sink = support::appsink(&pipeline);
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut out = Vec::new();
     while let Ok(sample) = sink.pull_sample() {
@@ -143,7 +132,7 @@ fn without_lookahead_gaps_are_predicted() {
 
 #[test]
 fn latency_includes_the_lookahead() {
-    init();
+    support::init();
     let pipeline = gst::parse::launch(
         "videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! redacttrack lookahead=10 ! fakesink sync=true",
     )

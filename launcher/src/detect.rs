@@ -73,20 +73,21 @@ pub fn default_output(input: &Path) -> PathBuf {
     }
 }
 
-/// Runs detection on `input` (file or folder). `report` receives each file's summary or
-/// error as it finishes. Fails if any file failed.
+/// Runs detection on `input` (file or folder). `report` receives each file's summary as it
+/// finishes; a failing file is named in a warning and the others still run. Fails if any
+/// file failed.
 pub fn run(
     input: &Path,
     output: Option<&Path>,
     options: &DetectOptions,
-    mut report: impl FnMut(Result<&FileSummary, &str>),
+    mut report: impl FnMut(&FileSummary),
 ) -> Result<Vec<FileSummary>, String> {
     let output = output
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_output(input));
     if input.is_file() {
         let summary = detect_one(input, &output, options)?;
-        report(Ok(&summary));
+        report(&summary);
         return Ok(vec![summary]);
     }
     if !input.is_dir() {
@@ -98,39 +99,17 @@ pub fn run(
             output.display()
         ));
     }
-    let (files, others) =
-        media::walk(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
-    if !others.is_empty() {
-        eprintln!(
-            "warning: skipping {} file(s) that are not supported images or videos: {}",
-            others.len(),
-            media::short_list(&others, input)
-        );
-    }
-    if files.is_empty() {
-        return Err(format!(
-            "{}: no supported images or videos in this folder",
-            input.display()
-        ));
-    }
-    let mut summaries = Vec::new();
-    let mut failed = 0;
-    for file in &files {
-        let rel = file.strip_prefix(input).unwrap_or(file);
-        let out = output.join(format!("{}.json", rel.display()));
-        match detect_one(file, &out, options) {
-            Ok(s) => {
-                report(Ok(&s));
-                summaries.push(s);
-            }
-            Err(e) => {
-                failed += 1;
-                report(Err(&e));
-            }
-        }
-    }
-    if failed > 0 {
-        return Err(format!("{failed} of {} file(s) failed", files.len()));
-    }
-    Ok(summaries)
+    media::for_each_file(
+        input,
+        |w| eprintln!("warning: {w}"),
+        |file, rel| {
+            let summary = detect_one(
+                file,
+                &output.join(format!("{}.json", rel.display())),
+                options,
+            )?;
+            report(&summary);
+            Ok(summary)
+        },
+    )
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::pipeline::{DetectOptions, detect_file};
+use redact_elements::algo::detection::BBox;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dataset {
@@ -124,14 +125,10 @@ pub fn load(dataset: Dataset, dir: &Path) -> Result<Vec<Sample>, String> {
     }
 }
 
+/// IoU of two `[x, y, w, h]` boxes (the detector's own `BBox::iou`).
 pub fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
-    let ix = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
-    let iy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
-    if ix <= 0.0 || iy <= 0.0 {
-        return 0.0;
-    }
-    let inter = ix * iy;
-    inter / (a[2] * a[3] + b[2] * b[3] - inter)
+    let bbox = |v: &[f64; 4]| BBox::new(v[0] as f32, v[1] as f32, v[2] as f32, v[3] as f32);
+    bbox(a).iou(&bbox(b)) as f64
 }
 
 /// One-to-one matching, best overlaps first: for each truth box, whether a found box

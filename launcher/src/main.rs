@@ -386,9 +386,8 @@ fn main() -> ExitCode {
             detector,
         } => {
             let options = detector.options();
-            detect::run(&input, output.as_deref(), &options, |r| match r {
-                Ok(s) => println!("{}", s.line()),
-                Err(e) => eprintln!("error: {e}"),
+            detect::run(&input, output.as_deref(), &options, |s| {
+                println!("{}", s.line())
             })
             .map(|summaries| {
                 if summaries.len() > 1 {
@@ -432,13 +431,6 @@ fn main() -> ExitCode {
             detector,
         } => {
             let quiet = mask.quiet;
-            if detector.interval > 1 && detector.no_track {
-                eprintln!(
-                    "error: --interval {} would leave the frames between detector runs unmasked; without tracking, use --interval 1",
-                    detector.interval
-                );
-                return ExitCode::from(2);
-            }
             mask.options(&detector).and_then(|options| {
                 let reporter: Arc<dyn run::Reporter> = Arc::new(Progress::new(quiet));
                 run::run(&input, output.as_deref(), &options, &reporter).map(|reports| {

@@ -41,6 +41,51 @@ pub fn walk(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     Ok((supported, other))
 }
 
+/// Runs `each(file, path relative to dir)` on every supported file under `dir`, in order.
+/// Unsupported files are named to `warn` and left out; a failing file is named to `warn`
+/// and the others still run. Fails if there is nothing to do or any file failed.
+pub fn for_each_file<T>(
+    dir: &Path,
+    warn: impl Fn(&str),
+    mut each: impl FnMut(&Path, &Path) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    let (files, others) = walk(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    if !others.is_empty() {
+        warn(&format!(
+            "left out {} file(s) that are not supported images or videos: {}",
+            others.len(),
+            short_list(&others, dir)
+        ));
+    }
+    if files.is_empty() {
+        return Err(format!(
+            "{}: no supported images or videos in this folder",
+            dir.display()
+        ));
+    }
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(dir).unwrap_or(file);
+        match each(file, rel) {
+            Ok(t) => done.push(t),
+            Err(e) => {
+                warn(&e);
+                failed.push(rel.display().to_string());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        return Err(format!(
+            "{} of {} file(s) failed: {}",
+            failed.len(),
+            files.len(),
+            failed.join(", ")
+        ));
+    }
+    Ok(done)
+}
+
 /// Writes `bytes` to `path` through a temporary name in the same folder, so that a failure
 /// never leaves a half-written file under the final name.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

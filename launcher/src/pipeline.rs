@@ -118,6 +118,22 @@ impl DetectOptions {
     }
 }
 
+/// A GStreamer element, or an error saying which is missing and how to install it.
+pub fn make(factory: &str) -> Result<gst::Element, String> {
+    gst::ElementFactory::make(factory).build().map_err(|_| {
+        format!(
+            "GStreamer element '{factory}' is missing: run ./setup to install the plugin packages"
+        )
+    })
+}
+
+/// A `filesrc` or `filesink` on `path`.
+pub fn file_element(factory: &str, path: &Path) -> Result<gst::Element, String> {
+    let element = make(factory)?;
+    element.set_property("location", path.to_string_lossy().as_ref());
+    Ok(element)
+}
+
 /// Registers the statically linked plugin; safe to call more than once.
 pub fn init() -> Result<(), String> {
     gst::init().map_err(|e| format!("GStreamer failed to initialise: {e}"))?;
@@ -139,34 +155,21 @@ struct Collected {
 }
 
 fn records(buffer: &gst::BufferRef) -> Vec<DetectionRecord> {
-    buffer
-        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-        .map(|meta| {
-            let (x, y, w, h) = meta.rect();
-            let param = meta.param("detection");
-            let score = param
-                .and_then(|p| p.get::<f64>("confidence").ok())
-                .unwrap_or(1.0);
-            let flat: Vec<f64> = param
-                .and_then(|p| {
-                    p.get::<gst::Array>("landmarks")
-                        .or_else(|_| p.get::<gst::Array>("corners"))
-                        .ok()
-                })
-                .map(|a| a.iter().filter_map(|v| v.get::<f64>().ok()).collect())
-                .unwrap_or_default();
-            let id = meta.id();
+    let round = |v: f64, scale: f64| (v * scale).round() / scale;
+    redact_elements::roi::read_all(buffer)
+        .into_iter()
+        .map(|r| {
+            let (x, y, w, h) = r.rect;
             DetectionRecord {
-                class: meta.roi_type().to_string(),
+                class: r.roi_type,
                 bbox: [x as f64, y as f64, w as f64, h as f64],
-                score: (score * 1e4).round() / 1e4,
-                track_id: (id >= 0).then_some(id as i64),
-                origin: param
-                    .and_then(|p| p.get::<String>("origin").ok())
-                    .unwrap_or_else(|| "detected".into()),
-                landmarks: flat
-                    .chunks_exact(2)
-                    .map(|p| [(p[0] * 10.0).round() / 10.0, (p[1] * 10.0).round() / 10.0])
+                score: round(r.confidence, 1e4),
+                track_id: (r.id >= 0).then_some(r.id as i64),
+                origin: r.origin,
+                landmarks: r
+                    .points
+                    .iter()
+                    .map(|p| [round(p[0], 10.0), round(p[1], 10.0)])
                     .collect(),
             }
         })
@@ -252,15 +255,7 @@ pub fn detect_file(
         return Err(format!("{}: no such file", path.display()));
     }
     let pipeline = gst::Pipeline::new();
-    let make = |factory: &str| {
-        gst::ElementFactory::make(factory)
-            .build()
-            .map_err(|_| format!("GStreamer element '{factory}' is missing: run ./setup to install the plugin packages"))
-    };
-    let src = gst::ElementFactory::make("filesrc")
-        .property("location", path.to_string_lossy().as_ref())
-        .build()
-        .map_err(|e| e.to_string())?;
+    let src = file_element("filesrc", path)?;
     let decode = make("decodebin")?;
     let convert = make("videoconvert")?;
 

@@ -16,7 +16,9 @@ use serde::Deserialize;
 
 use crate::detections::DetectionsFile;
 use crate::media;
-use crate::pipeline::{DetectOptions, init, make_decoders_strict, play};
+use crate::pipeline::{DetectOptions, file_element, init, make, make_decoders_strict, play};
+use redact_elements::algo::detection::BBox;
+use redact_elements::roi;
 
 /// Encoder quality, the same words for every codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -245,6 +247,13 @@ pub fn run(
     reporter: &Arc<dyn Reporter>,
 ) -> Result<Vec<FileReport>, String> {
     init()?;
+    let d = &options.detect;
+    if d.interval > 1 && !d.track && options.detections.is_none() {
+        return Err(format!(
+            "--interval {} would leave the frames between detector runs unmasked; without tracking, use --interval 1",
+            d.interval
+        ));
+    }
     let output = output
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_output(input));
@@ -309,42 +318,11 @@ fn run_folder(
             output.display()
         ));
     }
-    let (files, others) =
-        media::walk(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
-    if !others.is_empty() {
-        reporter.warn(&format!(
-            "left out {} file(s) that are not supported images or videos: {}",
-            others.len(),
-            media::short_list(&others, input)
-        ));
-    }
-    if files.is_empty() {
-        return Err(format!(
-            "{}: no supported images or videos in this folder",
-            input.display()
-        ));
-    }
-    let mut reports = Vec::new();
-    let mut failed = Vec::new();
-    for file in &files {
-        let rel = file.strip_prefix(input).unwrap_or(file);
-        match redact_file(file, &output.join(rel), options, reporter) {
-            Ok(r) => reports.push(r),
-            Err(e) => {
-                reporter.warn(&e);
-                failed.push(rel.display().to_string());
-            }
-        }
-    }
-    if !failed.is_empty() {
-        return Err(format!(
-            "{} of {} file(s) failed: {}",
-            failed.len(),
-            files.len(),
-            failed.join(", ")
-        ));
-    }
-    Ok(reports)
+    media::for_each_file(
+        input,
+        |w| reporter.warn(w),
+        |file, rel| redact_file(file, &output.join(rel), options, reporter),
+    )
 }
 
 fn run_zip(
@@ -459,18 +437,19 @@ struct RegionFeed {
 
 impl RegionFeed {
     fn add_regions(&self, buffer: &mut gst::BufferRef, index: u64) {
+        let rect = |b: [f64; 4]| {
+            let [x, y, w, h] = b.map(|v| v as f32);
+            BBox::new(x, y, w, h)
+        };
+        let (width, height) = (u32::MAX, u32::MAX); // redactmask clips to the frame
         for b in self
             .boxes
             .iter()
             .filter(|b| index >= b.from && b.to.is_none_or(|to| index <= to))
         {
-            let [x, y, w, h] = b.bbox.map(|v| v.max(0.0));
-            let mut meta = gst_video::VideoRegionOfInterestMeta::add(
-                buffer,
-                "manual",
-                (x as u32, y as u32, w.ceil() as u32, h.ceil() as u32),
-            );
-            meta.set_id(-1);
+            if let Some(r) = roi::rect_outwards(&rect(b.bbox), width, height) {
+                roi::attach(buffer, "manual", r, -1, 1.0, &[], None);
+            }
         }
         if let Some(f) = self
             .detections
@@ -478,13 +457,15 @@ impl RegionFeed {
             .and_then(|d| d.frames.get(index as usize))
         {
             for d in &f.detections {
-                let [x, y, w, h] = d.bbox.map(|v| v.max(0.0));
-                let mut meta = gst_video::VideoRegionOfInterestMeta::add(
-                    buffer,
-                    &d.class,
-                    (x as u32, y as u32, w.ceil() as u32, h.ceil() as u32),
-                );
-                meta.set_id(d.track_id.map_or(-1, |id| id as i32));
+                if let Some(r) = roi::rect_outwards(&rect(d.bbox), width, height) {
+                    let points: Vec<[f32; 2]> = d
+                        .landmarks
+                        .iter()
+                        .map(|p| [p[0] as f32, p[1] as f32])
+                        .collect();
+                    let id = d.track_id.map_or(-1, |id| id as i32);
+                    roi::attach(buffer, &d.class, r, id, d.score, &points, None);
+                }
             }
         }
     }
@@ -511,14 +492,6 @@ fn roi_types(options: &RunOptions) -> String {
     }
     types.push("manual");
     types.join(",")
-}
-
-fn make(factory: &str) -> Result<gst::Element, String> {
-    gst::ElementFactory::make(factory).build().map_err(|_| {
-        format!(
-            "GStreamer element '{factory}' is missing: run ./setup to install the plugin packages"
-        )
-    })
 }
 
 /// `[redactdetect ! redacttrack !] redactmask`, with the region feed on the mask's sink pad. Returns the
@@ -645,10 +618,7 @@ fn image_pipeline(
     reporter: &Arc<dyn Reporter>,
 ) -> Result<gst::Pipeline, String> {
     let pipeline = gst::Pipeline::new();
-    let src = gst::ElementFactory::make("filesrc")
-        .property("location", input.to_string_lossy().as_ref())
-        .build()
-        .map_err(|e| e.to_string())?;
+    let src = file_element("filesrc", input)?;
     let decode = make("decodebin")?;
     make_decoders_strict(&decode);
     // EXIF orientation is applied to the pixels, since the metadata is not written back.
@@ -674,10 +644,7 @@ fn image_pipeline(
             input.display()
         )
     })?;
-    let sink = gst::ElementFactory::make("filesink")
-        .property("location", tmp.to_string_lossy().as_ref())
-        .build()
-        .map_err(|e| e.to_string())?;
+    let sink = file_element("filesink", tmp)?;
     pipeline
         .add_many([
             &src,
@@ -714,10 +681,7 @@ fn video_pipeline(
 ) -> Result<gst::Pipeline, String> {
     let pipeline = gst::Pipeline::new();
     let ext = media::extension(input);
-    let src = gst::ElementFactory::make("filesrc")
-        .property("location", input.to_string_lossy().as_ref())
-        .build()
-        .map_err(|e| e.to_string())?;
+    let src = file_element("filesrc", input)?;
     let parse = make("parsebin")?;
     let decode = make("decodebin")?;
     make_decoders_strict(&decode);
@@ -755,10 +719,7 @@ fn video_pipeline(
         _ => "avimux",
     })?;
     let video_queue = make("queue")?;
-    let sink = gst::ElementFactory::make("filesink")
-        .property("location", tmp.to_string_lossy().as_ref())
-        .build()
-        .map_err(|e| e.to_string())?;
+    let sink = file_element("filesink", tmp)?;
     pipeline
         .add_many([
             &src,

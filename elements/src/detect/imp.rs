@@ -13,6 +13,7 @@ use super::Classes;
 use crate::algo::detection::{Detection, ObjectClass};
 use crate::algo::detector::{Detector, DetectorConfig};
 use crate::algo::frame::PixelFormat;
+use crate::roi;
 use crate::video::{frame_of, in_place_templates, pixel_format};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -361,7 +362,15 @@ impl BaseTransformImpl for RedactDetect {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let settings = self.settings.lock().unwrap().clone();
+        // Only what may change while playing, copied (no per-frame allocation).
+        let (interval, face_threshold, plate_threshold) = {
+            let s = self.settings.lock().unwrap();
+            (
+                s.interval.max(1),
+                s.threshold(ObjectClass::Face),
+                s.threshold(ObjectClass::LicensePlate),
+            )
+        };
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         let (Some(info), Some(format)) = (state.info.clone(), state.format) else {
@@ -369,12 +378,12 @@ impl BaseTransformImpl for RedactDetect {
         };
         let index = state.frames_seen;
         state.frames_seen += 1;
-        if index % settings.interval.max(1) as u64 != 0 {
+        if index % interval as u64 != 0 {
             gst::trace!(
                 CAT,
                 imp = self,
                 "frame {index}: skipped (interval {})",
-                settings.interval
+                interval
             );
             return Ok(gst::FlowSuccess::Ok);
         }
@@ -395,7 +404,10 @@ impl BaseTransformImpl for RedactDetect {
                 gst::FlowError::Error
             })?;
             for detector in &mut state.detectors {
-                detector.set_threshold(settings.threshold(detector.config().class));
+                detector.set_threshold(match detector.config().class {
+                    ObjectClass::Face => face_threshold,
+                    ObjectClass::LicensePlate => plate_threshold,
+                });
                 let found = detector.detect(&frame).map_err(|e| {
                     gst::element_imp_error!(self, gst::StreamError::Failed, ("{e}"));
                     gst::FlowError::Error
@@ -413,38 +425,23 @@ impl BaseTransformImpl for RedactDetect {
         drop(guard);
 
         for d in &detections {
-            attach_meta(buf, d);
+            attach_meta(buf, d, info.width(), info.height());
         }
         Ok(gst::FlowSuccess::Ok)
     }
 }
 
 /// Adds one ROI meta for a detection, following the contract in the element's docs.
-fn attach_meta(buf: &mut gst::BufferRef, d: &Detection) {
-    let x = d.bbox.x.floor().max(0.0);
-    let y = d.bbox.y.floor().max(0.0);
-    let w = ((d.bbox.x + d.bbox.w).ceil() - x).max(1.0);
-    let h = ((d.bbox.y + d.bbox.h).ceil() - y).max(1.0);
-    let points: Vec<glib::SendValue> = d
-        .points
-        .iter()
-        .flat_map(|p| [p[0] as f64, p[1] as f64])
-        .map(|v| v.to_send_value())
-        .collect();
-    let points_field = match d.class {
-        ObjectClass::Face => "landmarks",
-        ObjectClass::LicensePlate => "corners",
-    };
-    let param = gst::Structure::builder("detection")
-        .field("confidence", d.score as f64)
-        .field("class", d.class.as_str())
-        .field(points_field, gst::Array::new(points))
-        .build();
-    let mut meta = gst_video::VideoRegionOfInterestMeta::add(
-        buf,
-        d.class.as_str(),
-        (x as u32, y as u32, w as u32, h as u32),
-    );
-    meta.set_id(-1);
-    meta.add_param(param);
+fn attach_meta(buf: &mut gst::BufferRef, d: &Detection, width: u32, height: u32) {
+    if let Some(rect) = roi::rect_outwards(&d.bbox, width, height) {
+        roi::attach(
+            buf,
+            d.class.as_str(),
+            rect,
+            -1,
+            d.score as f64,
+            &d.points,
+            None,
+        );
+    }
 }

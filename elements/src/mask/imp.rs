@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The `redactmask` element: reads ROI metas, filters them, and masks with `algo::mask`.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
@@ -176,14 +176,15 @@ struct State {
 
 pub struct RedactMask {
     settings: Mutex<Settings>,
-    plan: Mutex<Result<Plan, String>>,
+    /// Checked settings, shared with the streaming thread without a per-frame copy.
+    plan: Mutex<Result<Arc<Plan>, String>>,
     state: Mutex<Option<State>>,
 }
 
 impl Default for RedactMask {
     fn default() -> Self {
         let settings = Settings::default();
-        let plan = settings.plan();
+        let plan = settings.plan().map(Arc::new);
         RedactMask {
             settings: Mutex::new(settings),
             plan: Mutex::new(plan),
@@ -318,7 +319,7 @@ impl ObjectImpl for RedactMask {
             "area-right" => s.area[3] = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
-        let plan = s.plan();
+        let plan = s.plan().map(Arc::new);
         match &plan {
             Ok(p) => gst::debug!(CAT, imp = self, "{} set: {p:?}", pspec.name()),
             // Properties set one by one can pass through invalid states (e.g. the area);
@@ -388,7 +389,7 @@ impl BaseTransformImpl for RedactMask {
             .unwrap()
             .plan()
             .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{e}")))?;
-        *self.plan.lock().unwrap() = Ok(plan);
+        *self.plan.lock().unwrap() = Ok(Arc::new(plan));
         Ok(())
     }
 
@@ -412,7 +413,7 @@ impl BaseTransformImpl for RedactMask {
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let plan = match &*self.plan.lock().unwrap() {
-            Ok(p) => p.clone(),
+            Ok(p) => Arc::clone(p),
             Err(e) => {
                 gst::element_imp_error!(self, gst::LibraryError::Settings, ("{e}"));
                 return Err(gst::FlowError::Error);

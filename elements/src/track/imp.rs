@@ -12,6 +12,7 @@ use gst::subclass::prelude::*;
 
 use crate::algo::detection::{BBox, Detection, ObjectClass};
 use crate::algo::track::{CutDetector, FrameBoxes, Tracker, TrackerConfig};
+use crate::roi;
 use crate::video::{frame_of, in_place_templates, pixel_format};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -79,33 +80,19 @@ fn class_of(roi_type: &str) -> Option<ObjectClass> {
 
 /// The buffer's face / plate ROI metas as detections.
 fn detections_of(buffer: &gst::BufferRef) -> Vec<Detection> {
-    buffer
-        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-        .filter_map(|m| {
-            let class = class_of(m.roi_type())?;
-            let (x, y, w, h) = m.rect();
-            let param = m.param("detection");
-            let score = param
-                .and_then(|p| p.get::<f64>("confidence").ok())
-                .unwrap_or(1.0) as f32;
-            let flat: Vec<f32> = param
-                .and_then(|p| {
-                    p.get::<gst::Array>("landmarks")
-                        .or_else(|_| p.get::<gst::Array>("corners"))
-                        .ok()
-                })
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.get::<f64>().ok())
-                        .map(|v| v as f32)
-                        .collect()
-                })
-                .unwrap_or_default();
+    roi::read_all(buffer)
+        .into_iter()
+        .filter_map(|r| {
+            let (x, y, w, h) = r.rect;
             Some(Detection {
-                class,
+                class: class_of(&r.roi_type)?,
                 bbox: BBox::new(x as f32, y as f32, w as f32, h as f32),
-                score,
-                points: flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect(),
+                score: r.confidence as f32,
+                points: r
+                    .points
+                    .iter()
+                    .map(|p| [p[0] as f32, p[1] as f32])
+                    .collect(),
             })
         })
         .collect()
@@ -124,41 +111,18 @@ fn write_boxes(buffer: &mut gst::BufferRef, frame: &FrameBoxes, width: u32, heig
         })
     });
     for b in &frame.boxes {
-        let bbox = b.bbox.clip(width as f32, height as f32);
-        if bbox.w < 1.0 || bbox.h < 1.0 {
-            continue;
+        if let Some(rect) = roi::rect_outwards(&b.bbox, width, height) {
+            let id = b.track_id.map_or(-1, |id| id as i32);
+            roi::attach(
+                buffer,
+                b.class.as_str(),
+                rect,
+                id,
+                b.score as f64,
+                &b.points,
+                Some(b.origin.as_str()),
+            );
         }
-        let x = bbox.x.floor();
-        let y = bbox.y.floor();
-        let w = ((bbox.x + bbox.w).ceil() - x).max(1.0);
-        let h = ((bbox.y + bbox.h).ceil() - y).max(1.0);
-        let id = b.track_id.map_or(-1, |id| id as i32);
-        let mut param = gst::Structure::builder("detection")
-            .field("confidence", b.score as f64)
-            .field("class", b.class.as_str())
-            .field("track_id", id)
-            .field("origin", b.origin.as_str());
-        if !b.points.is_empty() {
-            let name = if b.class == ObjectClass::Face {
-                "landmarks"
-            } else {
-                "corners"
-            };
-            let values: Vec<glib::SendValue> = b
-                .points
-                .iter()
-                .flat_map(|p| [p[0] as f64, p[1] as f64])
-                .map(|v| v.to_send_value())
-                .collect();
-            param = param.field(name, gst::Array::new(values));
-        }
-        let mut meta = gst_video::VideoRegionOfInterestMeta::add(
-            buffer,
-            b.class.as_str(),
-            (x as u32, y as u32, w as u32, h as u32),
-        );
-        meta.set_id(id);
-        meta.add_param(param.build());
     }
 }
 

@@ -8,6 +8,12 @@ use crate::algo::preprocess::{ChannelOrder, InputSpec, Placement};
 pub struct YuNet;
 
 const STRIDES: [usize; 3] = [8, 16, 32];
+/// Output names per stride: cls, obj, bbox, kps.
+const OUTPUTS: [[&str; 4]; 3] = [
+    ["cls_8", "obj_8", "bbox_8", "kps_8"],
+    ["cls_16", "obj_16", "bbox_16", "kps_16"],
+    ["cls_32", "obj_32", "bbox_32", "kps_32"],
+];
 
 impl Family for YuNet {
     fn name(&self) -> &'static str {
@@ -19,10 +25,7 @@ impl Family for YuNet {
     }
 
     fn output_names(&self) -> &'static [&'static str] {
-        &[
-            "cls_8", "cls_16", "cls_32", "obj_8", "obj_16", "obj_32", "bbox_8", "bbox_16",
-            "bbox_32", "kps_8", "kps_16", "kps_32",
-        ]
+        OUTPUTS.as_flattened()
     }
 
     fn input_spec(
@@ -53,13 +56,13 @@ impl Family for YuNet {
         threshold: f32,
         out: &mut Vec<Detection>,
     ) -> Result<(), DecodeError> {
-        for s in STRIDES {
+        for (s, [cls, obj, bbox, kps]) in STRIDES.into_iter().zip(OUTPUTS) {
             let (cols, rows) = (spec.width / s, spec.height / s);
             let n = cols * rows;
-            let cls = outputs.get_len(&format!("cls_{s}"), n)?;
-            let obj = outputs.get_len(&format!("obj_{s}"), n)?;
-            let bbox = outputs.get_len(&format!("bbox_{s}"), 4 * n)?;
-            let kps = outputs.get_len(&format!("kps_{s}"), 10 * n)?;
+            let cls = outputs.get_len(cls, n)?;
+            let obj = outputs.get_len(obj, n)?;
+            let bbox = outputs.get_len(bbox, 4 * n)?;
+            let kps = outputs.get_len(kps, 10 * n)?;
             let sf = s as f32;
             for i in 0..n {
                 let score = (cls[i].clamp(0.0, 1.0) * obj[i].clamp(0.0, 1.0)).sqrt();
