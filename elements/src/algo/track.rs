@@ -325,14 +325,7 @@ impl Tracker {
                         interpolations.push((track.id, track.last_frame, track.last_box, d.bbox));
                     }
                     track.update(d, frame);
-                    boxes.push(TrackedBox {
-                        class: d.class,
-                        bbox: d.bbox,
-                        score: d.score,
-                        track_id: Some(track.id),
-                        origin: Origin::Detected,
-                        points: d.points.clone(),
-                    });
+                    boxes.push(from_detection(d, Some(track.id), Origin::Detected));
                 }
                 None => {
                     track.misses += 1;
@@ -357,25 +350,18 @@ impl Tracker {
         for (di, d) in detections.iter().enumerate() {
             if matched_det[di] || d.score < cfg.low_threshold.min(cfg.high_threshold) {
                 if !matched_det[di] {
-                    boxes.push(untracked(d));
+                    boxes.push(from_detection(d, None, Origin::Detected));
                 }
                 continue;
             }
             if d.score >= cfg.high_threshold {
                 let track = Track::new(self.next_id, d, frame);
                 self.next_id += 1;
-                boxes.push(TrackedBox {
-                    class: d.class,
-                    bbox: d.bbox,
-                    score: d.score,
-                    track_id: Some(track.id),
-                    origin: Origin::Detected,
-                    points: d.points.clone(),
-                });
+                boxes.push(from_detection(d, Some(track.id), Origin::Detected));
                 new_tracks.push((track.id, d.clone()));
                 self.tracks.push(track);
             } else {
-                boxes.push(untracked(d));
+                boxes.push(from_detection(d, None, Origin::Detected));
             }
         }
 
@@ -396,13 +382,10 @@ impl Tracker {
         }
         for (id, d) in new_tracks {
             for held in self.held.iter_mut().filter(|h| h.index >= self.scene_start) {
+                // The points were seen on a later frame: not carried back.
                 held.boxes.push(TrackedBox {
-                    class: d.class,
-                    bbox: d.bbox,
-                    score: d.score,
-                    track_id: Some(id),
-                    origin: Origin::Backfilled,
                     points: Vec::new(),
+                    ..from_detection(&d, Some(id), Origin::Backfilled)
                 });
             }
         }
@@ -429,13 +412,13 @@ impl Tracker {
     }
 }
 
-fn untracked(d: &Detection) -> TrackedBox {
+fn from_detection(d: &Detection, track_id: Option<u32>, origin: Origin) -> TrackedBox {
     TrackedBox {
         class: d.class,
         bbox: d.bbox,
         score: d.score,
-        track_id: None,
-        origin: Origin::Detected,
+        track_id,
+        origin,
         points: d.points.clone(),
     }
 }
