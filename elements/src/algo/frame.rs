@@ -206,43 +206,130 @@ impl<'a> Frame<'a> {
     }
 
     /// Writes row `y` as interleaved RGB floats in 0..255 (`out.len() >= 3 * width`).
+    /// For many rows, `RowConverter` avoids rebuilding the colour tables per row.
     pub fn row_rgb(&self, y: usize, out: &mut [f32]) {
-        let out = &mut out[..3 * self.width];
-        match self.format {
+        RowConverter::new(self).row_rgb(y, out);
+    }
+}
+
+/// YUV → RGB as table lookups: R = Y' + Rv, G = Y' + Gu + Gv, B = Y' + Bu, each entry
+/// precomputed for all 256 code values (the same arithmetic as `YuvMatrix::to_rgb`).
+#[derive(Clone)]
+struct YuvTables {
+    y: [f32; 256],
+    rv: [f32; 256],
+    gu: [f32; 256],
+    gv: [f32; 256],
+    bu: [f32; 256],
+}
+
+impl YuvTables {
+    fn new(m: &YuvMatrix) -> YuvTables {
+        let g_scale = 1.0 / (1.0 - m.kr - m.kb);
+        let mut t = YuvTables {
+            y: [0.0; 256],
+            rv: [0.0; 256],
+            gu: [0.0; 256],
+            gv: [0.0; 256],
+            bu: [0.0; 256],
+        };
+        for i in 0..256 {
+            let v = i as f32;
+            let (y, c) = if m.full_range {
+                (v, v - 128.0)
+            } else {
+                ((v - 16.0) * (255.0 / 219.0), (v - 128.0) * (255.0 / 224.0))
+            };
+            t.y[i] = y;
+            t.rv[i] = 2.0 * (1.0 - m.kr) * c;
+            t.bu[i] = 2.0 * (1.0 - m.kb) * c;
+            t.gv[i] = -m.kr * t.rv[i] * g_scale;
+            t.gu[i] = -m.kb * t.bu[i] * g_scale;
+        }
+        t
+    }
+
+    #[inline(always)]
+    fn rgb(&self, y: u8, u: u8, v: u8) -> [f32; 3] {
+        let y = self.y[y as usize];
+        [
+            (y + self.rv[v as usize]).clamp(0.0, 255.0),
+            (y + self.gu[u as usize] + self.gv[v as usize]).clamp(0.0, 255.0),
+            (y + self.bu[u as usize]).clamp(0.0, 255.0),
+        ]
+    }
+}
+
+/// Converts rows of one frame to RGB floats in 0..255, interleaved or as three planes.
+/// Build one per frame: it holds the frame's colour tables.
+pub struct RowConverter<'f, 'a> {
+    frame: &'f Frame<'a>,
+    tables: Option<Box<YuvTables>>,
+}
+
+impl<'f, 'a> RowConverter<'f, 'a> {
+    pub fn new(frame: &'f Frame<'a>) -> RowConverter<'f, 'a> {
+        let tables = matches!(frame.format, PixelFormat::I420 | PixelFormat::Nv12)
+            .then(|| Box::new(YuvTables::new(&frame.yuv)));
+        RowConverter { frame, tables }
+    }
+
+    /// Calls `put(x, rgb)` for every pixel of row `y`, left to right.
+    #[inline(always)]
+    fn for_each_pixel(&self, y: usize, mut put: impl FnMut(usize, [f32; 3])) {
+        let f = self.frame;
+        match f.format {
             PixelFormat::Gray8 => {
-                for (px, &g) in out.chunks_exact_mut(3).zip(self.plane_row(0, y)) {
-                    px.fill(g as f32);
+                for (x, &g) in f.plane_row(0, y).iter().enumerate() {
+                    put(x, [g as f32; 3]);
                 }
             }
             PixelFormat::I420 => {
+                let t = self.tables.as_deref().expect("tables for YUV");
                 let (ys, us, vs) = (
-                    self.plane_row(0, y),
-                    self.plane_row(1, y / 2),
-                    self.plane_row(2, y / 2),
+                    f.plane_row(0, y),
+                    f.plane_row(1, y / 2),
+                    f.plane_row(2, y / 2),
                 );
-                for (x, px) in out.chunks_exact_mut(3).enumerate() {
-                    px.copy_from_slice(&self.yuv.to_rgb(ys[x], us[x / 2], vs[x / 2]));
+                for (i, (pair, (&u, &v))) in ys.chunks(2).zip(us.iter().zip(vs)).enumerate() {
+                    for (j, &luma) in pair.iter().enumerate() {
+                        put(2 * i + j, t.rgb(luma, u, v));
+                    }
                 }
             }
             PixelFormat::Nv12 => {
-                let (ys, uv) = (self.plane_row(0, y), self.plane_row(1, y / 2));
-                for (x, px) in out.chunks_exact_mut(3).enumerate() {
-                    let c = 2 * (x / 2);
-                    px.copy_from_slice(&self.yuv.to_rgb(ys[x], uv[c], uv[c + 1]));
+                let t = self.tables.as_deref().expect("tables for YUV");
+                let (ys, uv) = (f.plane_row(0, y), f.plane_row(1, y / 2));
+                for (i, (pair, c)) in ys.chunks(2).zip(uv.chunks_exact(2)).enumerate() {
+                    for (j, &luma) in pair.iter().enumerate() {
+                        put(2 * i + j, t.rgb(luma, c[0], c[1]));
+                    }
                 }
             }
             packed => {
                 let (bpp, [r, g, b]) = packed.packed_layout().expect("packed format");
-                for (px, src) in out
-                    .chunks_exact_mut(3)
-                    .zip(self.plane_row(0, y).chunks_exact(bpp))
-                {
-                    px[0] = src[r] as f32;
-                    px[1] = src[g] as f32;
-                    px[2] = src[b] as f32;
+                for (x, src) in f.plane_row(0, y).chunks_exact(bpp).enumerate() {
+                    put(x, [src[r] as f32, src[g] as f32, src[b] as f32]);
                 }
             }
         }
+    }
+
+    /// Writes row `y` as interleaved RGB (`out.len() >= 3 * width`).
+    pub fn row_rgb(&self, y: usize, out: &mut [f32]) {
+        let out = &mut out[..3 * self.frame.width];
+        self.for_each_pixel(y, |x, p| out[3 * x..3 * x + 3].copy_from_slice(&p));
+    }
+
+    /// Writes row `y` as three planes R, G, B (each `len() >= width`).
+    pub fn row_planar(&self, y: usize, [r, g, b]: [&mut [f32]; 3]) {
+        let w = self.frame.width;
+        let (r, g, b) = (&mut r[..w], &mut g[..w], &mut b[..w]);
+        self.for_each_pixel(y, |x, p| {
+            r[x] = p[0];
+            g[x] = p[1];
+            b[x] = p[2];
+        });
     }
 }
 
@@ -409,6 +496,52 @@ mod tests {
                             want[c]
                         );
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn table_conversion_matches_the_matrix() {
+        // Every code value of every channel, for each matrix and range.
+        for m in [
+            YuvMatrix::BT601,
+            YuvMatrix::BT709,
+            YuvMatrix::BT2020,
+            YuvMatrix::JPEG,
+        ] {
+            let t = YuvTables::new(&m);
+            for y in (0..=255u8).step_by(3) {
+                for u in (0..=255u8).step_by(5) {
+                    for v in (0..=255u8).step_by(7) {
+                        let (a, b) = (t.rgb(y, u, v), m.to_rgb(y, u, v));
+                        for c in 0..3 {
+                            assert!(
+                                (a[c] - b[c]).abs() < 1e-3,
+                                "{m:?} {y} {u} {v}: {a:?} vs {b:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn planar_rows_match_interleaved_rows() {
+        let (w, h) = (7, 3); // odd width: the last chroma sample covers one pixel
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 256) as u8).collect();
+        for format in PixelFormat::ALL {
+            let frame = OwnedFrame::from_rgb(format, w, h, &rgb, YuvMatrix::BT601);
+            let view = frame.view();
+            let rows = RowConverter::new(&view);
+            let (mut r, mut g, mut b) = (vec![0.0; w], vec![0.0; w], vec![0.0; w]);
+            let mut inter = vec![0.0; 3 * w];
+            for y in 0..h {
+                rows.row_planar(y, [&mut r, &mut g, &mut b]);
+                rows.row_rgb(y, &mut inter);
+                for x in 0..w {
+                    assert_eq!([r[x], g[x], b[x]], inter[3 * x..3 * x + 3], "{format:?}");
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! bilinear resize, placement (letterbox centred, pad bottom/right, or stretch), channel
 //! order and scaling in one pass, with no intermediate RGB image.
 
-use super::frame::Frame;
+use super::frame::{Frame, RowConverter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelOrder {
@@ -90,9 +90,20 @@ impl InputSpec {
 /// Reusable buffers for `fill_tensor` (one per detector, so no per-frame allocation).
 #[derive(Debug, Default)]
 pub struct Preprocessor {
-    rows: [Vec<f32>; 2],
+    /// One source row as R, G, B planes (full frame width).
+    source: [Vec<f32>; 3],
+    /// Two source rows resampled to the content width, as R, G, B planes each.
+    rows: [[Vec<f32>; 3]; 2],
     row_index: [Option<usize>; 2],
     columns: Vec<(usize, usize, f32)>,
+}
+
+/// Source sample positions for output pixel `i` with pixel centres aligned (as OpenCV's
+/// INTER_LINEAR): the two neighbours and the weight of the second.
+fn source_position(i: usize, scale: f32, len: usize) -> (usize, usize, f32) {
+    let s = ((i as f32 + 0.5) / scale - 0.5).clamp(0.0, (len - 1) as f32);
+    let i0 = s.floor() as usize;
+    (i0, (i0 + 1).min(len - 1), s - i0 as f32)
 }
 
 impl Preprocessor {
@@ -100,59 +111,127 @@ impl Preprocessor {
         Preprocessor::default()
     }
 
-    /// Makes slot 0 hold frame row `y0` and slot 1 row `y1`, converting only what changed.
-    fn load_rows(&mut self, frame: &Frame, y0: usize, y1: usize) {
+    /// Converts source row `y` and resamples it to the content width into slot `slot`.
+    fn load_row(&mut self, rows: &RowConverter, y: usize, slot: usize) {
+        let [dr, dg, db] = &mut self.rows[slot];
+        if self.columns.is_empty() {
+            // Same width as the frame: no horizontal resampling.
+            rows.row_planar(y, [dr, dg, db]);
+        } else {
+            let [sr, sg, sb] = &mut self.source;
+            rows.row_planar(y, [sr, sg, sb]);
+            for (src, dst) in [(&*sr, dr), (&*sg, dg), (&*sb, db)] {
+                for (d, &(x0, x1, wx)) in dst.iter_mut().zip(&self.columns) {
+                    *d = src[x0] + (src[x1] - src[x0]) * wx;
+                }
+            }
+        }
+        self.row_index[slot] = Some(y);
+    }
+
+    /// Makes slot 0 hold source row `y0` and slot 1 row `y1` (`None`: not needed),
+    /// converting only what changed.
+    fn load_rows(&mut self, rows: &RowConverter, y0: usize, y1: Option<usize>) {
         if self.row_index[0] != Some(y0) {
             if self.row_index[1] == Some(y0) {
                 self.rows.swap(0, 1);
                 self.row_index.swap(0, 1);
             } else {
-                frame.row_rgb(y0, &mut self.rows[0]);
-                self.row_index[0] = Some(y0);
+                self.load_row(rows, y0, 0);
             }
         }
-        if self.row_index[1] != Some(y1) {
-            frame.row_rgb(y1, &mut self.rows[1]);
-            self.row_index[1] = Some(y1);
+        if let Some(y1) = y1
+            && self.row_index[1] != Some(y1)
+        {
+            self.load_row(rows, y1, 1);
         }
     }
 
     /// Fills `out` (resized to 3*H*W) with the frame laid out as `spec` asks and returns
     /// how to map the model's coordinates back to the frame.
+    ///
+    /// Separable bilinear: each source row is converted to RGB and resampled horizontally
+    /// once (cached for the next output row), then output rows are blended vertically,
+    /// plane by plane.
     pub fn fill_tensor(&mut self, frame: &Frame, spec: &InputSpec, out: &mut Vec<f32>) -> Mapping {
         let (w, h) = (spec.width, spec.height);
         let plane = w * h;
-        out.clear();
-        out.resize(3 * plane, spec.pad);
         let (left, top, cw, ch, mapping) = spec.layout(frame.width, frame.height);
-
-        for row in &mut self.rows {
-            row.resize(3 * frame.width, 0.0);
+        // Only the padding is written here: the image area is overwritten below, and at
+        // 1080p a full clear is a 25 MB write per frame.
+        out.resize(3 * plane, spec.pad);
+        for p in out.chunks_exact_mut(plane) {
+            p[..top * w].fill(spec.pad);
+            p[(top + ch) * w..].fill(spec.pad);
+            for row in p[top * w..(top + ch) * w].chunks_exact_mut(w) {
+                row[..left].fill(spec.pad);
+                row[left + cw..].fill(spec.pad);
+            }
         }
-        self.row_index = [None, None];
-        // Source sample positions with pixel centres aligned (as OpenCV's INTER_LINEAR).
-        let source = |i: usize, scale: f32, len: usize| -> (usize, usize, f32) {
-            let s = ((i as f32 + 0.5) / scale - 0.5).clamp(0.0, (len - 1) as f32);
-            let i0 = s.floor() as usize;
-            (i0, (i0 + 1).min(len - 1), s - i0 as f32)
-        };
-        self.columns.clear();
-        self.columns
-            .extend((0..cw).map(|x| source(x, mapping.scale_x, frame.width)));
-        let channels: [usize; 3] = match spec.order {
+        let rows = RowConverter::new(frame);
+        // Output plane of R, G and B.
+        let planes: [usize; 3] = match spec.order {
             ChannelOrder::Rgb => [0, 1, 2],
             ChannelOrder::Bgr => [2, 1, 0],
         };
+        let scale = spec.scale;
+
+        if cw == frame.width && ch == frame.height {
+            // Same size (the face model at 1x): convert straight into the tensor.
+            let (p0, rest) = out.split_at_mut(plane);
+            let (p1, p2) = rest.split_at_mut(plane);
+            let (r, g, b) = match spec.order {
+                ChannelOrder::Rgb => (p0, p1, p2),
+                ChannelOrder::Bgr => (p2, p1, p0),
+            };
+            for y in 0..ch {
+                let span = (top + y) * w + left..(top + y) * w + left + cw;
+                let dst = [&mut r[span.clone()], &mut g[span.clone()], &mut b[span]];
+                rows.row_planar(y, dst);
+            }
+            if scale != 1.0 {
+                for p in out.chunks_exact_mut(plane) {
+                    for row in p[top * w..(top + ch) * w].chunks_exact_mut(w) {
+                        for d in &mut row[left..left + cw] {
+                            *d *= scale;
+                        }
+                    }
+                }
+            }
+            return mapping;
+        }
+
+        self.columns.clear();
+        if cw != frame.width {
+            self.columns
+                .extend((0..cw).map(|x| source_position(x, mapping.scale_x, frame.width)));
+        }
+        for c in &mut self.source {
+            c.resize(frame.width, 0.0);
+        }
+        for c in self.rows.iter_mut().flatten() {
+            c.resize(cw, 0.0);
+        }
+        self.row_index = [None, None];
         for oy in 0..ch {
-            let (y0, y1, wy) = source(oy, mapping.scale_y, frame.height);
-            self.load_rows(frame, y0, y1);
-            let (r0, r1) = (&self.rows[0], &self.rows[1]);
+            let (y0, y1, wy) = if ch == frame.height {
+                (oy, oy, 0.0)
+            } else {
+                source_position(oy, mapping.scale_y, frame.height)
+            };
+            self.load_rows(&rows, y0, (wy != 0.0).then_some(y1));
             let base = (top + oy) * w + left;
-            for (ox, &(x0, x1, wx)) in self.columns.iter().enumerate() {
-                for (c, &dst_plane) in channels.iter().enumerate() {
-                    let a = r0[3 * x0 + c] + (r0[3 * x1 + c] - r0[3 * x0 + c]) * wx;
-                    let b = r1[3 * x0 + c] + (r1[3 * x1 + c] - r1[3 * x0 + c]) * wx;
-                    out[dst_plane * plane + base + ox] = (a + (b - a) * wy) * spec.scale;
+            for (c, &dst_plane) in planes.iter().enumerate() {
+                let dst = &mut out[dst_plane * plane + base..dst_plane * plane + base + cw];
+                let (a, b) = (&self.rows[0][c], &self.rows[1][c]);
+                if wy == 0.0 {
+                    for (d, &a) in dst.iter_mut().zip(a) {
+                        *d = a * scale;
+                    }
+                } else {
+                    for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+                        *d = (a + (b - a) * wy) * scale;
+                    }
                 }
             }
         }
@@ -240,6 +319,84 @@ mod tests {
         Preprocessor::new().fill_tensor(&frame.view(), &spec(4, 2, Placement::Stretch), &mut out);
         assert_eq!(&out[..4], &[0.0, 50.0, 150.0, 200.0]);
         assert_eq!(&out[4..8], &[0.0, 50.0, 150.0, 200.0]);
+    }
+
+    /// Textbook bilinear, pixel by pixel, from `row_rgb`: what the separable, cached
+    /// implementation must reproduce.
+    fn reference(frame: &Frame, spec: &InputSpec) -> Vec<f32> {
+        let (w, h) = (spec.width, spec.height);
+        let (left, top, cw, ch, m) = spec.layout(frame.width, frame.height);
+        let mut rows = vec![vec![0.0; 3 * frame.width]; frame.height];
+        for (y, row) in rows.iter_mut().enumerate() {
+            frame.row_rgb(y, row);
+        }
+        let planes = match spec.order {
+            ChannelOrder::Rgb => [0, 1, 2],
+            ChannelOrder::Bgr => [2, 1, 0],
+        };
+        let mut out = vec![spec.pad; 3 * w * h];
+        for oy in 0..ch {
+            let (y0, y1, wy) = source_position(oy, m.scale_y, frame.height);
+            for ox in 0..cw {
+                let (x0, x1, wx) = source_position(ox, m.scale_x, frame.width);
+                for c in 0..3 {
+                    let p = |x: usize, y: usize| rows[y][3 * x + c];
+                    let a = p(x0, y0) + (p(x1, y0) - p(x0, y0)) * wx;
+                    let b = p(x0, y1) + (p(x1, y1) - p(x0, y1)) * wx;
+                    out[planes[c] * w * h + (top + oy) * w + left + ox] =
+                        (a + (b - a) * wy) * spec.scale;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_textbook_bilinear_at_every_scale() {
+        let (w, h) = (53, 31);
+        // Busy content (not smooth), so any misplaced tap shows.
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i * 7919) % 251) as u8).collect();
+        let mut pre = Preprocessor::new();
+        for format in [
+            PixelFormat::Rgb,
+            PixelFormat::I420,
+            PixelFormat::Nv12,
+            PixelFormat::Bgrx,
+        ] {
+            let frame = OwnedFrame::from_rgb(format, w, h, &rgb, YuvMatrix::BT709);
+            let view = frame.view();
+            // Identity, 2x up, ~3x down, odd non-integer scales, stretch; both orders.
+            for (sw, sh, placement, cw, ch) in [
+                (64, 32, Placement::TopLeft, 53, 31),
+                (128, 64, Placement::TopLeft, 106, 62),
+                (32, 32, Placement::Centered, 0, 0),
+                (96, 96, Placement::Centered, 0, 0),
+                (40, 50, Placement::Stretch, 0, 0),
+                (64, 64, Placement::TopLeft, 53, 40),
+            ] {
+                for order in [ChannelOrder::Rgb, ChannelOrder::Bgr] {
+                    let s = InputSpec {
+                        order,
+                        scale: 1.0 / 255.0,
+                        content_width: cw,
+                        content_height: ch,
+                        ..spec(sw, sh, placement)
+                    };
+                    let mut out = Vec::new();
+                    pre.fill_tensor(&view, &s, &mut out);
+                    let want = reference(&view, &s);
+                    let worst = out
+                        .iter()
+                        .zip(&want)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0, f32::max);
+                    assert!(
+                        worst < 1e-5,
+                        "{format:?} {sw}x{sh} {placement:?} {order:?}: off by {worst}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use crate::algo::detection::{BBox, Detection, ObjectClass};
+use crate::algo::frame::RowConverter;
 use crate::algo::track::{CutDetector, FrameBoxes, Tracker, TrackerConfig};
 use crate::roi;
 use crate::video::{frame_of, in_place_templates, pixel_format};
@@ -137,10 +138,11 @@ fn luma_sample(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<u8> 
     let Ok(frame) = frame_of(&vframe, format) else {
         return Vec::new();
     };
+    let rows = RowConverter::new(&frame);
     let mut row = vec![0.0; 3 * frame.width];
     let mut out = Vec::with_capacity(frame.width / 4 * frame.height / 8 + 1);
     for y in (0..frame.height).step_by(8) {
-        frame.row_rgb(y, &mut row);
+        rows.row_rgb(y, &mut row);
         out.extend(
             row.chunks_exact(3)
                 .step_by(4)

@@ -1,0 +1,109 @@
+//! Per-frame cost of the plain-Rust algorithms on synthetic frames: building model inputs
+//! (`Preprocessor::fill_tensor`) and masking. Prints the median of repeated runs.
+//!
+//!     cargo bench -p redact-elements
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use redact_elements::algo::frame::{OwnedFrame, PixelFormat, YuvMatrix};
+use redact_elements::algo::preprocess::{ChannelOrder, InputSpec, Placement, Preprocessor};
+
+fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
+    f(); // warm-up: buffers sized, caches filled
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+/// A frame with detail everywhere (a gradient plus a hash), so no branch is trivially
+/// predictable.
+fn frame(format: PixelFormat, w: usize, h: usize) -> OwnedFrame {
+    let rgb: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .flat_map(|(x, y)| {
+            let n = (x * 31 + y * 17) % 64;
+            [(x % 256) as u8, (y % 256) as u8, (n * 4) as u8]
+        })
+        .collect();
+    OwnedFrame::from_rgb(format, w, h, &rgb, YuvMatrix::BT709)
+}
+
+fn yunet(w: usize, h: usize, cw: usize, ch: usize) -> InputSpec {
+    InputSpec {
+        width: w,
+        height: h,
+        order: ChannelOrder::Bgr,
+        scale: 1.0,
+        placement: Placement::TopLeft,
+        pad: 0.0,
+        content_width: cw,
+        content_height: ch,
+    }
+}
+
+fn hyperlpr(size: usize) -> InputSpec {
+    InputSpec {
+        width: size,
+        height: size,
+        order: ChannelOrder::Rgb,
+        scale: 1.0 / 255.0,
+        placement: Placement::Centered,
+        pad: 0.0,
+        content_width: 0,
+        content_height: 0,
+    }
+}
+
+fn main() {
+    let runs = 21;
+    let mut pre = Preprocessor::new();
+    let mut tensor = Vec::new();
+    println!("| frame | model input | ms (median of {runs}) |");
+    println!("|---|---|---|");
+    let cases = [
+        (
+            "1920x1080 I420",
+            frame(PixelFormat::I420, 1920, 1080),
+            "YuNet 1920x1088 (1x)",
+            yunet(1920, 1088, 1920, 1080),
+        ),
+        (
+            "1280x720 I420",
+            frame(PixelFormat::I420, 1280, 720),
+            "YuNet 1920x1088 (1.5x)",
+            yunet(1920, 1088, 1920, 1080),
+        ),
+        (
+            "640x360 I420",
+            frame(PixelFormat::I420, 640, 360),
+            "YuNet 1280x736 (2x)",
+            yunet(1280, 736, 1280, 720),
+        ),
+        (
+            "1920x1080 I420",
+            frame(PixelFormat::I420, 1920, 1080),
+            "HyperLPR3 640x640",
+            hyperlpr(640),
+        ),
+        (
+            "1920x1080 RGB",
+            frame(PixelFormat::Rgb, 1920, 1080),
+            "YuNet 1920x1088 (1x)",
+            yunet(1920, 1088, 1920, 1080),
+        ),
+    ];
+    for (name, f, model, spec) in &cases {
+        let view = f.view();
+        let t = median_of(runs, || {
+            black_box(pre.fill_tensor(black_box(&view), spec, &mut tensor));
+        });
+        println!("| {name} | {model} | {:.2} |", t.as_secs_f64() * 1e3);
+    }
+}
