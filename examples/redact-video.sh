@@ -13,7 +13,7 @@ export GST_PLUGIN_PATH=$PWD/target/release
 gst-launch-1.0 -q \
   filesrc location="$in" ! qtdemux name=demux \
   demux.video_0 ! queue ! decodebin ! redactdetect ! redactmask method=blur strength=high ! \
-    videoconvert ! x264enc pass=qual quantizer=18 speed-preset=faster ! h264parse ! mp4mux name=mux ! \
+    videoconvert ! x264enc pass=qual quantizer=18 speed-preset=veryfast ! h264parse ! mp4mux name=mux ! \
     filesink location="$out" \
   demux.audio_0 ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! aacparse ! mux.
 echo "wrote $out"

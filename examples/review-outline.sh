@@ -13,5 +13,5 @@ export GST_PLUGIN_PATH=$PWD/target/release
 gst-launch-1.0 -q \
   filesrc location="$in" ! decodebin ! redactdetect ! \
   redactmask method=outline color=0xff00ff00 line-width=3 padding=0 ! \
-  videoconvert ! x264enc speed-preset=faster ! mp4mux ! filesink location="$out"
+  videoconvert ! x264enc speed-preset=veryfast ! mp4mux ! filesink location="$out"
 echo "wrote $out"

@@ -13,6 +13,6 @@ export GST_PLUGIN_PATH=$PWD/target/release
 
 gst-launch-1.0 -q \
   filesrc location="$in" ! decodebin ! redactdetect interval=3 ! redacttrack lookahead=15 ! \
-  redactmask ! videoconvert ! x264enc pass=qual quantizer=18 speed-preset=faster ! mp4mux ! \
+  redactmask ! videoconvert ! x264enc pass=qual quantizer=18 speed-preset=veryfast ! mp4mux ! \
   filesink location="$out"
 echo "wrote $out"

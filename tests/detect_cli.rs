@@ -290,7 +290,9 @@ fn gst_inspect_lists_every_property_with_its_default() {
         ("face-input-size", "Default: 0"),
         ("face-input-scale", "Default:               2"),
         ("interval", "Default: 1"),
+        ("workers", "Default: 0"),
         ("threads", "Default: 0"),
+        ("stats", "readable"),
     ] {
         let start = text
             .find(&format!("  {property} "))

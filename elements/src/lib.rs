@@ -5,6 +5,7 @@ pub mod algo;
 pub mod detect;
 pub mod mask;
 pub mod roi;
+pub mod stats;
 pub mod track;
 mod video;
 

@@ -8,3 +8,4 @@ pub mod media;
 pub mod pipeline;
 pub mod progress;
 pub mod run;
+pub mod timings;

@@ -220,6 +220,10 @@ struct MaskArgs {
     /// Print only warnings and errors.
     #[arg(short, long)]
     quiet: bool,
+    /// After each file, print where its CPU time went (detect by class and stage, track,
+    /// mask, the rest) to stderr.
+    #[arg(long)]
+    timings: bool,
 }
 
 impl MaskArgs {
@@ -337,7 +341,10 @@ struct DetectorArgs {
     /// Run the detectors on every Nth frame only.
     #[arg(long, default_value_t = defaults::DEFAULT_INTERVAL, value_parser = clap::value_parser!(u32).range(1..))]
     interval: u32,
-    /// Inference threads per model; 0 = one per core.
+    /// Frames detected at once, each on its own thread; 0 = one per core (at most 4) for video, 1 for images.
+    #[arg(long, default_value_t = defaults::DEFAULT_WORKERS)]
+    workers: u32,
+    /// Inference threads per worker and model; 0 = the cores divided among the workers.
     #[arg(long, default_value_t = defaults::DEFAULT_THREADS)]
     threads: u32,
     /// Do not track: every frame only gets its own detections (needs --interval 1 for run).
@@ -364,6 +371,7 @@ impl DetectorArgs {
             face_input_size: self.face_input_size,
             face_input_scale: self.face_input_scale,
             interval: self.interval,
+            workers: self.workers,
             threads: self.threads,
             track: !self.no_track,
             lookahead: self.lookahead,
@@ -430,9 +438,9 @@ fn main() -> ExitCode {
             mask,
             detector,
         } => {
-            let quiet = mask.quiet;
+            let (quiet, timings) = (mask.quiet, mask.timings);
             mask.options(&detector).and_then(|options| {
-                let reporter: Arc<dyn run::Reporter> = Arc::new(Progress::new(quiet));
+                let reporter: Arc<dyn run::Reporter> = Arc::new(Progress::new(quiet, timings));
                 run::run(&input, output.as_deref(), &options, &reporter).map(|reports| {
                     if reports.len() > 1 && !quiet {
                         let frames: u64 = reports.iter().map(|r| r.frames).sum();

@@ -22,6 +22,7 @@ pub struct DetectOptions {
     pub face_input_size: u32,
     pub face_input_scale: f64,
     pub interval: u32,
+    pub workers: u32,
     pub threads: u32,
     /// Put `redacttrack` after the detector (track ids, no flicker, interval > 1 allowed).
     pub track: bool,
@@ -47,6 +48,7 @@ impl Default for DetectOptions {
             face_input_size: defaults::DEFAULT_FACE_INPUT_SIZE,
             face_input_scale: defaults::DEFAULT_FACE_INPUT_SCALE,
             interval: defaults::DEFAULT_INTERVAL,
+            workers: defaults::DEFAULT_WORKERS,
             threads: defaults::DEFAULT_THREADS,
             track: true,
             lookahead: DEFAULT_LOOKAHEAD,
@@ -108,6 +110,7 @@ impl DetectOptions {
             .property("face-input-size", self.face_input_size)
             .property("face-input-scale", self.face_input_scale)
             .property("interval", self.interval)
+            .property("workers", self.workers)
             .property("threads", self.threads);
         if let Some(dir) = &self.model_dir {
             builder = builder.property("model-dir", dir.to_string_lossy().into_owned());

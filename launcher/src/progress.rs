@@ -14,6 +14,7 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     plain: Mutex<PlainState>,
     quiet: bool,
+    timings: bool,
 }
 
 struct PlainState {
@@ -26,8 +27,9 @@ struct PlainState {
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 impl Progress {
-    /// `quiet`: only warnings and errors.
-    pub fn new(quiet: bool) -> Progress {
+    /// `quiet`: only warnings and errors; `timings`: each file's CPU time by element too
+    /// (on stderr, even when quiet).
+    pub fn new(quiet: bool, timings: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
@@ -48,6 +50,7 @@ impl Progress {
                 total: None,
             }),
             quiet,
+            timings,
         }
     }
 }
@@ -109,6 +112,9 @@ impl Reporter for Progress {
         }
         if !self.quiet {
             println!("{}", report.line());
+        }
+        if self.timings {
+            eprintln!("{}: {}", report.input.display(), report.timings.line());
         }
     }
 

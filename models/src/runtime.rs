@@ -141,6 +141,11 @@ pub fn load_session(path: &Path, options: SessionOptions) -> Result<Session, Run
             .map_err(|e| fail(&e))?;
     }
     builder = builder.with_inter_threads(1).map_err(|e| fail(&e))?;
+    if std::env::var_os("XP_NOSPIN").is_some() {
+        builder = builder
+            .with_intra_op_spinning(false)
+            .map_err(|e| fail(&e))?;
+    }
     builder.commit_from_file(path).map_err(|e| fail(&e))
 }
 

@@ -9,6 +9,7 @@ use redact_models::ort::session::Session;
 use redact_models::ort::value::TensorRef;
 use redact_models::{ModelError, RuntimeError, SessionOptions};
 
+use super::cost::{DetectCost, Stopwatch};
 use super::detection::{Detection, ObjectClass};
 use super::families::{DecodeError, Family, Outputs, Tensor, family_for};
 use super::frame::Frame;
@@ -114,6 +115,7 @@ pub struct Detector {
     pre: Preprocessor,
     tensor: Vec<f32>,
     candidates: Vec<Detection>,
+    cost: DetectCost,
 }
 
 impl fmt::Debug for Detector {
@@ -164,6 +166,7 @@ impl Detector {
             pre: Preprocessor::new(),
             tensor: Vec::new(),
             candidates: Vec::new(),
+            cost: DetectCost::default(),
             config,
         })
     }
@@ -192,10 +195,18 @@ impl Detector {
         self.config.threshold = threshold;
     }
 
+    /// CPU time spent in `detect` since the last call, by stage (the caller sums).
+    pub fn take_cost(&mut self) -> DetectCost {
+        std::mem::take(&mut self.cost)
+    }
+
     /// Detections in frame pixels, clipped to the frame, best first.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, DetectorError> {
+        let mut watch = Stopwatch::start();
         let spec = self.spec_for(frame.width, frame.height);
         let mapping = self.pre.fill_tensor(frame, &spec, &mut self.tensor);
+        self.cost.frames += 1;
+        self.cost.preprocess += watch.lap();
         let fail = |reason: String| DetectorError::Inference {
             model: self.name.clone(),
             reason,
@@ -209,6 +220,7 @@ impl Detector {
         let run = session
             .run(redact_models::ort::inputs![self.family.input_name() => input])
             .map_err(|e| fail(e.to_string()))?;
+        self.cost.inference += watch.lap();
         let mut outputs = Outputs::default();
         for &name in self.family.output_names() {
             let value = run
@@ -254,6 +266,7 @@ impl Detector {
             }
             detections.push(d);
         }
+        self.cost.postprocess += watch.lap();
         Ok(detections)
     }
 }

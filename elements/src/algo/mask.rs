@@ -402,7 +402,11 @@ fn box_pass(
                 // The line padded with its edge values: no clamping in the loop.
                 tmp.clear();
                 tmp.extend(std::iter::repeat_n(row[ch], r));
-                tmp.extend(row[ch..].iter().step_by(c));
+                if c == 1 {
+                    tmp.extend_from_slice(row);
+                } else {
+                    tmp.extend(row[ch..].iter().step_by(c));
+                }
                 tmp.extend(std::iter::repeat_n(row[(w - 1) * c + ch], r + 1));
                 let mut sum: u32 = tmp[..win].iter().sum();
                 for i in 0..w {

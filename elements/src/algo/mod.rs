@@ -1,10 +1,12 @@
 //! Plain-Rust algorithms behind the elements: no GStreamer types, unit-tested on buffers.
 
+pub mod cost;
 pub mod detection;
 pub mod detector;
 pub mod families;
 pub mod frame;
 pub mod mask;
 pub mod nms;
+pub mod pool;
 pub mod preprocess;
 pub mod track;

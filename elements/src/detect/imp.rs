@@ -3,16 +3,20 @@
 
 use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
 
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 
 use super::Classes;
+use crate::algo::cost::DetectCost;
 use crate::algo::detection::{Detection, ObjectClass};
-use crate::algo::detector::{Detector, DetectorConfig};
+use crate::algo::detector::{Detector, DetectorConfig, DetectorError};
 use crate::algo::frame::PixelFormat;
+use crate::algo::pool::OrderedPool;
 use crate::roi;
 use crate::video::{frame_of, in_place_templates, pixel_format};
 
@@ -36,7 +40,11 @@ pub const DEFAULT_PLATE_THRESHOLD: f64 = 0.5;
 pub const DEFAULT_FACE_INPUT_SIZE: u32 = 0;
 pub const DEFAULT_FACE_INPUT_SCALE: f64 = 2.0;
 pub const DEFAULT_INTERVAL: u32 = 1;
+pub const DEFAULT_WORKERS: u32 = 0;
 pub const DEFAULT_THREADS: u32 = 0;
+/// Most workers the automatic setting starts: beyond a few frames at once, each worker
+/// gets more threads instead (sessions and frames in flight cost memory).
+const AUTO_WORKERS_MAX: usize = 4;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -49,6 +57,7 @@ struct Settings {
     face_input_scale: f64,
     model_dir: Option<String>,
     interval: u32,
+    workers: u32,
     threads: u32,
 }
 
@@ -64,12 +73,38 @@ impl Default for Settings {
             face_input_scale: DEFAULT_FACE_INPUT_SCALE,
             model_dir: None,
             interval: DEFAULT_INTERVAL,
+            workers: DEFAULT_WORKERS,
             threads: DEFAULT_THREADS,
         }
     }
 }
 
+/// How detection is spread over the cores: `workers` frames at once, each worker's
+/// models running on `threads` threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Parallelism {
+    workers: usize,
+    threads: usize,
+}
+
 impl Settings {
+    /// Workers and threads for a stream: still images (frame rate 0) have one frame, so
+    /// one worker with every core; video gets a frame per core (up to
+    /// `AUTO_WORKERS_MAX`), one thread each.
+    fn parallelism(&self, still_image: bool) -> Parallelism {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = match self.workers {
+            0 if still_image => 1,
+            0 => cores.clamp(1, AUTO_WORKERS_MAX),
+            n => n as usize,
+        };
+        let threads = match self.threads {
+            0 => (cores / workers).max(1),
+            n => n as usize,
+        };
+        Parallelism { workers, threads }
+    }
+
     fn detector_configs(&self) -> Vec<DetectorConfig> {
         let model_dir = self.model_dir.as_ref().map(PathBuf::from);
         let mut configs = Vec::new();
@@ -106,17 +141,130 @@ impl Settings {
     }
 }
 
+/// One frame on its way through a worker.
+struct Job {
+    buffer: gst::Buffer,
+    info: gst_video::VideoInfo,
+    format: PixelFormat,
+    /// False for the frames `interval` skips: they only keep their place in the order.
+    detect: bool,
+    index: u64,
+    face_threshold: f32,
+    plate_threshold: f32,
+}
+
+/// A frame back from a worker, with what was found on it.
+struct Done {
+    buffer: gst::Buffer,
+    index: u64,
+    detect: bool,
+    found: Result<Vec<Detection>, String>,
+    /// Per class, in the order of the detectors.
+    cost: Vec<(ObjectClass, DetectCost)>,
+}
+
+type Workers = OrderedPool<Job, Done>;
+
+/// Runs the models of one worker on one frame (on the worker's thread).
+fn run_job(detectors: &mut [Detector], job: Job) -> Done {
+    let mut cost = Vec::new();
+    let found = if job.detect {
+        detect_frame(detectors, &job, &mut cost)
+    } else {
+        Ok(Vec::new())
+    };
+    Done {
+        buffer: job.buffer,
+        index: job.index,
+        detect: job.detect,
+        found,
+        cost,
+    }
+}
+
+fn detect_frame(
+    detectors: &mut [Detector],
+    job: &Job,
+    cost: &mut Vec<(ObjectClass, DetectCost)>,
+) -> Result<Vec<Detection>, String> {
+    let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(job.buffer.as_ref(), &job.info)
+        .map_err(|_| "could not map the frame for reading".to_string())?;
+    let frame = frame_of(&vframe, job.format).map_err(|e| format!("bad frame layout: {e}"))?;
+    let mut detections = Vec::new();
+    for detector in detectors {
+        let class = detector.config().class;
+        detector.set_threshold(match class {
+            ObjectClass::Face => job.face_threshold,
+            ObjectClass::LicensePlate => job.plate_threshold,
+        });
+        let found = detector.detect(&frame).map_err(|e| e.to_string());
+        cost.push((class, detector.take_cost()));
+        detections.extend(found?);
+    }
+    Ok(detections)
+}
+
 struct State {
-    detectors: Vec<Detector>,
+    configs: Vec<DetectorConfig>,
+    /// Detectors loaded by `start` (so that a missing model fails there), handed to the
+    /// first worker when the stream starts.
+    loaded: Vec<Detector>,
     info: Option<gst_video::VideoInfo>,
     format: Option<PixelFormat>,
+    parallelism: Option<Parallelism>,
     frames_seen: u64,
+}
+
+/// What the element did, for the `stats` property.
+#[derive(Debug, Default, Clone)]
+struct Stats {
+    frames: u64,
+    detected_frames: u64,
+    parallelism: Option<Parallelism>,
+    cost: Vec<(ObjectClass, DetectCost)>,
+}
+
+impl Stats {
+    fn add(&mut self, done: &Done) {
+        self.frames += 1;
+        self.detected_frames += u64::from(done.detect);
+        for &(class, cost) in &done.cost {
+            match self.cost.iter_mut().find(|(c, _)| *c == class) {
+                Some((_, total)) => *total += cost,
+                None => self.cost.push((class, cost)),
+            }
+        }
+    }
+
+    fn structure(&self) -> gst::Structure {
+        let seconds = |d: Duration| d.as_secs_f64();
+        let p = self.parallelism.unwrap_or(Parallelism {
+            workers: 0,
+            threads: 0,
+        });
+        let mut s = gst::Structure::builder("redactdetect-stats")
+            .field("frames", self.frames)
+            .field("detected-frames", self.detected_frames)
+            .field("workers", p.workers as u32)
+            .field("threads", p.threads as u32)
+            .build();
+        for (class, cost) in &self.cost {
+            let c = class.as_str();
+            s.set(format!("{c}-preprocess"), seconds(cost.preprocess));
+            s.set(format!("{c}-inference"), seconds(cost.inference));
+            s.set(format!("{c}-postprocess"), seconds(cost.postprocess));
+        }
+        s
+    }
 }
 
 #[derive(Default)]
 pub struct RedactDetect {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// The workers, apart from `state` so that waiting for a frame blocks nobody else.
+    workers: Mutex<Option<Workers>>,
+    stats: Mutex<Stats>,
 }
 
 #[glib::object_subclass]
@@ -191,12 +339,24 @@ impl ObjectImpl for RedactDetect {
                     .default_value(DEFAULT_INTERVAL)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("workers")
+                    .nick("Workers")
+                    .blurb("Frames detected at once, each on its own thread with its own model sessions (the element holds up to twice that many frames: latency); 0 = automatic: one per core (at most 4) for video, 1 for still images")
+                    .maximum(64)
+                    .default_value(DEFAULT_WORKERS)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt::builder("threads")
                     .nick("Threads")
-                    .blurb("Inference threads per model; 0 = one per core")
+                    .blurb("Inference threads per worker and model; 0 = automatic: the cores divided among the workers")
                     .maximum(256)
                     .default_value(DEFAULT_THREADS)
                     .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Statistics")
+                    .blurb("Frames seen and detected, the workers and threads in use, and per class the CPU seconds spent building model inputs (preprocess), in ONNX Runtime (inference, the calling thread only) and decoding outputs (postprocess)")
+                    .read_only()
                     .build(),
             ]
         });
@@ -225,6 +385,7 @@ impl ObjectImpl for RedactDetect {
             "face-input-size" => s.face_input_size = value.get().expect("type checked upstream"),
             "face-input-scale" => s.face_input_scale = value.get().expect("type checked upstream"),
             "interval" => s.interval = value.get().expect("type checked upstream"),
+            "workers" => s.workers = value.get().expect("type checked upstream"),
             "threads" => s.threads = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
@@ -232,6 +393,9 @@ impl ObjectImpl for RedactDetect {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "stats" {
+            return self.stats.lock().unwrap().structure().to_value();
+        }
         let s = self.settings.lock().unwrap();
         match pspec.name() {
             "classes" => s.classes.to_value(),
@@ -243,6 +407,7 @@ impl ObjectImpl for RedactDetect {
             "face-input-size" => s.face_input_size.to_value(),
             "face-input-scale" => s.face_input_scale.to_value(),
             "interval" => s.interval.to_value(),
+            "workers" => s.workers.to_value(),
             "threads" => s.threads.to_value(),
             other => unreachable!("unknown property {other}"),
         }
@@ -270,6 +435,150 @@ impl ElementImpl for RedactDetect {
     }
 }
 
+impl RedactDetect {
+    fn error_domain(e: &DetectorError) -> gst::ResourceError {
+        match e {
+            DetectorError::Model(_) | DetectorError::Runtime(_) => gst::ResourceError::NotFound,
+            _ => gst::ResourceError::Settings,
+        }
+    }
+
+    /// Starts (or keeps) the workers for a stream of this kind.
+    fn ensure_workers(
+        &self,
+        state: &mut State,
+        info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::ErrorMessage> {
+        let still_image = info.fps().numer() == 0;
+        let parallelism = self.settings.lock().unwrap().parallelism(still_image);
+        let mut workers = self.workers.lock().unwrap();
+        if workers.is_some() && state.parallelism == Some(parallelism) {
+            return Ok(());
+        }
+        // Anything in flight was drained by the caps event that brought us here.
+        *workers = None;
+        let mut loaded = std::mem::take(&mut state.loaded);
+        let mut sets = Vec::with_capacity(parallelism.workers);
+        for _ in 0..parallelism.workers {
+            let mut set = Vec::with_capacity(state.configs.len());
+            for config in &state.configs {
+                let config = DetectorConfig {
+                    threads: parallelism.threads,
+                    ..config.clone()
+                };
+                // Reuse what `start` loaded when it has the right thread count.
+                let reuse = loaded
+                    .iter()
+                    .position(|d| d.config() == &config)
+                    .map(|i| loaded.remove(i));
+                let detector = match reuse {
+                    Some(d) => d,
+                    None => Detector::new(config)
+                        .map_err(|e| gst::error_msg!(Self::error_domain(&e), ("{e}")))?,
+                };
+                set.push(detector);
+            }
+            sets.push(set);
+        }
+        gst::info!(
+            CAT,
+            imp = self,
+            "{} worker(s), {} inference thread(s) each{}",
+            parallelism.workers,
+            parallelism.threads,
+            if still_image { " (still image)" } else { "" }
+        );
+        for d in sets.first().into_iter().flatten() {
+            let (w, h) = d.input_size_for(info.width() as usize, info.height() as usize);
+            gst::info!(
+                CAT,
+                imp = self,
+                "{}: {}x{} frames -> {w}x{h} model input",
+                d.config().class,
+                info.width(),
+                info.height()
+            );
+        }
+        *workers = Some(
+            OrderedPool::new("redactdetect", sets, |set: &mut Vec<Detector>, job| {
+                run_job(set, job)
+            })
+            .map_err(|e| {
+                gst::error_msg!(
+                    gst::ResourceError::Failed,
+                    ("cannot start the detection threads: {e}")
+                )
+            })?,
+        );
+        state.parallelism = Some(parallelism);
+        self.stats.lock().unwrap().parallelism = Some(parallelism);
+        Ok(())
+    }
+
+    /// Frames a worker may hold before the stream thread waits: one being detected and
+    /// one queued per worker, so no worker idles while the stream thread masks and encodes.
+    fn depth(workers: usize) -> usize {
+        2 * workers
+    }
+
+    /// Attaches a finished frame's metas, or reports its error.
+    fn finish(&self, done: Done) -> Result<gst::Buffer, gst::FlowError> {
+        self.stats.lock().unwrap().add(&done);
+        let detections = done.found.map_err(|e| {
+            gst::element_imp_error!(self, gst::StreamError::Failed, ("{e}"));
+            gst::FlowError::Error
+        })?;
+        let mut buffer = done.buffer;
+        if done.detect {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "frame {}: {} detection(s)",
+                done.index,
+                detections.len()
+            );
+        }
+        if !detections.is_empty() {
+            let info = self
+                .state
+                .lock()
+                .unwrap()
+                .as_ref()
+                .and_then(|s| s.info.clone())
+                .ok_or(gst::FlowError::NotNegotiated)?;
+            let buf = buffer.make_mut();
+            for d in &detections {
+                attach_meta(buf, d, info.width(), info.height());
+            }
+        }
+        Ok(buffer)
+    }
+
+    /// The oldest frame in flight, once done (`block`: wait for it).
+    fn next_done(&self, block: bool) -> Option<Result<gst::Buffer, gst::FlowError>> {
+        let done = self.workers.lock().unwrap().as_mut()?.next(block)?;
+        Some(match done {
+            Ok(done) => self.finish(done),
+            Err(panic) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("detection failed: {}", panic.0)
+                );
+                Err(gst::FlowError::Error)
+            }
+        })
+    }
+
+    /// Pushes every frame still in flight, in order (before a serialized event).
+    fn drain(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
+        while let Some(next) = self.next_done(true) {
+            self.obj().src_pad().push(next?)?;
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
 impl BaseTransformImpl for RedactDetect {
     const MODE: gst_base::subclass::BaseTransformMode =
         gst_base::subclass::BaseTransformMode::AlwaysInPlace;
@@ -285,8 +594,11 @@ impl BaseTransformImpl for RedactDetect {
                 ("nothing to detect: 'classes' is empty; set classes=face, license-plate or face+license-plate")
             ));
         }
-        let mut detectors = Vec::new();
-        for config in configs {
+        // Load now, as video will use them, so that a missing or broken model stops the
+        // pipeline before any frame flows.
+        let threads = settings.parallelism(false).threads;
+        let mut loaded = Vec::new();
+        for config in &configs {
             gst::info!(
                 CAT,
                 imp = self,
@@ -294,35 +606,35 @@ impl BaseTransformImpl for RedactDetect {
                 config.class,
                 config.model
             );
-            let detector = Detector::new(config).map_err(|e| {
-                let domain = match e {
-                    crate::algo::detector::DetectorError::Model(_)
-                    | crate::algo::detector::DetectorError::Runtime(_) => {
-                        gst::ResourceError::NotFound
-                    }
-                    _ => gst::ResourceError::Settings,
-                };
-                gst::error_msg!(domain, ("{e}"))
-            })?;
+            let detector = Detector::new(DetectorConfig {
+                threads,
+                ..config.clone()
+            })
+            .map_err(|e| gst::error_msg!(Self::error_domain(&e), ("{e}")))?;
             gst::info!(
                 CAT,
                 imp = self,
                 "loaded {}",
                 detector.model_path().display()
             );
-            detectors.push(detector);
+            loaded.push(detector);
         }
+        *self.stats.lock().unwrap() = Stats::default();
         *self.state.lock().unwrap() = Some(State {
-            detectors,
+            configs,
+            loaded,
             info: None,
             format: None,
+            parallelism: None,
             frames_seen: 0,
         });
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        // Dropping the detectors hands their sessions back to the pool.
+        // Joins the worker threads; dropping the detectors hands their sessions back to
+        // the pool.
+        *self.workers.lock().unwrap() = None;
         *self.state.lock().unwrap() = None;
         Ok(())
     }
@@ -332,20 +644,13 @@ impl BaseTransformImpl for RedactDetect {
             .map_err(|_| gst::loggable_error!(CAT, "invalid caps {incaps}"))?;
         let format = pixel_format(info.format())
             .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {:?}", info.format()))?;
-        let mut state = self.state.lock().unwrap();
-        let state = state
+        let mut guard = self.state.lock().unwrap();
+        let state = guard
             .as_mut()
             .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
-        for d in &state.detectors {
-            let (w, h) = d.input_size_for(info.width() as usize, info.height() as usize);
-            gst::info!(
-                CAT,
-                imp = self,
-                "{}: {}x{} frames -> {w}x{h} model input",
-                d.config().class,
-                info.width(),
-                info.height()
-            );
+        if let Err(e) = self.ensure_workers(state, &info) {
+            self.post_error_message(e);
+            return Err(gst::loggable_error!(CAT, "cannot start the detectors"));
         }
         state.info = Some(info);
         state.format = Some(format);
@@ -353,81 +658,119 @@ impl BaseTransformImpl for RedactDetect {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        if let gst::EventView::FlushStop(_) = event.view()
-            && let Some(state) = self.state.lock().unwrap().as_mut()
-        {
-            state.frames_seen = 0;
+        match event.view() {
+            gst::EventView::FlushStop(_) => {
+                if let Some(workers) = self.workers.lock().unwrap().as_mut() {
+                    workers.discard();
+                }
+                if let Some(state) = self.state.lock().unwrap().as_mut() {
+                    state.frames_seen = 0;
+                }
+            }
+            // Frames in flight go out before any event that is ordered with them (caps,
+            // segment, EOS, ...), so nothing overtakes them.
+            _ if event.is_serialized() => {
+                if let Err(flow) = self.drain() {
+                    gst::debug!(
+                        CAT,
+                        imp = self,
+                        "draining before {:?}: {flow:?}",
+                        event.type_()
+                    );
+                    if let Some(workers) = self.workers.lock().unwrap().as_mut() {
+                        workers.discard();
+                    }
+                }
+            }
+            _ => {}
         }
         self.parent_sink_event(event)
     }
 
-    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        // Only what may change while playing, copied (no per-frame allocation).
-        let (interval, face_threshold, plate_threshold) = {
-            let s = self.settings.lock().unwrap();
-            (
-                s.interval.max(1),
-                s.threshold(ObjectClass::Face),
-                s.threshold(ObjectClass::LicensePlate),
-            )
-        };
-        let mut guard = self.state.lock().unwrap();
-        let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
-        let (Some(info), Some(format)) = (state.info.clone(), state.format) else {
-            return Err(gst::FlowError::NotNegotiated);
-        };
-        let index = state.frames_seen;
-        state.frames_seen += 1;
-        if index % interval as u64 != 0 {
-            gst::trace!(
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        let answered = BaseTransformImplExt::parent_query(self, direction, query);
+        if answered
+            && direction == gst::PadDirection::Src
+            && let gst::QueryViewMut::Latency(q) = query.view_mut()
+        {
+            // Frames held while the workers detect.
+            let (live, min, max) = q.result();
+            let guard = self.state.lock().unwrap();
+            let Some(state) = guard.as_ref() else {
+                return answered;
+            };
+            let held = state.parallelism.map_or(0, |p| Self::depth(p.workers)) as u64;
+            let frame = state
+                .info
+                .as_ref()
+                .map(|i| i.fps())
+                .filter(|f| f.numer() > 0)
+                .map_or(gst::ClockTime::ZERO, |f| {
+                    gst::ClockTime::from_nseconds(
+                        1_000_000_000 * f.denom() as u64 / f.numer() as u64,
+                    )
+                });
+            let added = frame * held;
+            gst::debug!(
                 CAT,
                 imp = self,
-                "frame {index}: skipped (interval {})",
-                interval
+                "latency: upstream {min}..{max:?} + {held} frame(s) in flight = {added}"
             );
-            return Ok(gst::FlowSuccess::Ok);
+            q.set(live, min + added, max.map(|m| m + added));
         }
+        answered
+    }
 
-        let mut detections: Vec<Detection> = Vec::new();
-        {
-            let vframe =
-                gst_video::VideoFrameRef::from_buffer_ref_readable(&*buf, &info).map_err(|_| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Failed,
-                        ("could not map the frame for reading")
+    fn generate_output(
+        &self,
+    ) -> Result<gst_base::subclass::base_transform::GenerateOutputSuccess, gst::FlowError> {
+        use gst_base::subclass::base_transform::GenerateOutputSuccess;
+        let mut must_wait = false;
+        if let Some(buffer) = self.take_queued_buffer() {
+            // Only what may change while playing, copied (no per-frame allocation).
+            let (interval, face_threshold, plate_threshold) = {
+                let s = self.settings.lock().unwrap();
+                (
+                    s.interval.max(1),
+                    s.threshold(ObjectClass::Face),
+                    s.threshold(ObjectClass::LicensePlate),
+                )
+            };
+            let job = {
+                let mut guard = self.state.lock().unwrap();
+                let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+                let (Some(info), Some(format)) = (state.info.clone(), state.format) else {
+                    return Err(gst::FlowError::NotNegotiated);
+                };
+                let index = state.frames_seen;
+                state.frames_seen += 1;
+                let detect = index % interval as u64 == 0;
+                if !detect {
+                    gst::trace!(
+                        CAT,
+                        imp = self,
+                        "frame {index}: skipped (interval {interval})"
                     );
-                    gst::FlowError::Error
-                })?;
-            let frame = frame_of(&vframe, format).map_err(|e| {
-                gst::element_imp_error!(self, gst::StreamError::Format, ("bad frame layout: {e}"));
-                gst::FlowError::Error
-            })?;
-            for detector in &mut state.detectors {
-                detector.set_threshold(match detector.config().class {
-                    ObjectClass::Face => face_threshold,
-                    ObjectClass::LicensePlate => plate_threshold,
-                });
-                let found = detector.detect(&frame).map_err(|e| {
-                    gst::element_imp_error!(self, gst::StreamError::Failed, ("{e}"));
-                    gst::FlowError::Error
-                })?;
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "frame {index}: {} {}(s)",
-                    found.len(),
-                    detector.config().class
-                );
-                detections.extend(found);
-            }
+                }
+                Job {
+                    buffer,
+                    info,
+                    format,
+                    detect,
+                    index,
+                    face_threshold,
+                    plate_threshold,
+                }
+            };
+            let mut workers = self.workers.lock().unwrap();
+            let workers = workers.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+            workers.submit(job);
+            must_wait = workers.in_flight() > Self::depth(workers.workers());
         }
-        drop(guard);
-
-        for d in &detections {
-            attach_meta(buf, d, info.width(), info.height());
+        match self.next_done(must_wait) {
+            Some(buffer) => Ok(GenerateOutputSuccess::Buffer(buffer?)),
+            None => Ok(GenerateOutputSuccess::NoOutput),
         }
-        Ok(gst::FlowSuccess::Ok)
     }
 }
 

@@ -32,6 +32,19 @@
 //!
 //! With `interval` N > 1 the detector runs on frames 0, N, 2N, ... only; **the frames in
 //! between carry no metas from this element** (put `redacttrack` after it to fill them).
+//!
+//! ## Threads
+//!
+//! The models run on `workers` frames at once, each worker on its own thread with its own
+//! ONNX Runtime sessions of `threads` threads. Frames leave in their order; the element
+//! holds up to two frames per worker and reports them as latency. By default video gets
+//! one single-threaded worker per core (at most 4), which keeps every core busy at the
+//! cost of no synchronisation inside a model run, and a still image (frame rate 0) gets
+//! one worker with every core. Serialized events (caps, segment, EOS) wait until the
+//! frames before them have left.
+//!
+//! The read-only `stats` structure counts frames and, per class, the CPU seconds spent
+//! building model inputs, in ONNX Runtime and decoding outputs.
 
 use gst::glib;
 use gst::prelude::*;
@@ -41,6 +54,7 @@ mod imp;
 pub use imp::{
     DEFAULT_FACE_INPUT_SCALE, DEFAULT_FACE_INPUT_SIZE, DEFAULT_FACE_MODEL, DEFAULT_FACE_THRESHOLD,
     DEFAULT_INTERVAL, DEFAULT_PLATE_MODEL, DEFAULT_PLATE_THRESHOLD, DEFAULT_THREADS,
+    DEFAULT_WORKERS,
 };
 
 glib::wrapper! {

@@ -10,10 +10,12 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 
 use super::{MaskMethod, MaskShape, MaskStrength, TrackScope};
+use crate::algo::cost::Stopwatch;
 use crate::algo::frame::PixelFormat;
 use crate::algo::mask::{
     MaskStyle, Method, Region, Scratch, Shape, Strength, mask_region, planes_for,
 };
+use crate::stats::ElementStats;
 use crate::video::{in_place_templates, pixel_format, yuv_matrix};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -179,6 +181,7 @@ pub struct RedactMask {
     /// Checked settings, shared with the streaming thread without a per-frame copy.
     plan: Mutex<Result<Arc<Plan>, String>>,
     state: Mutex<Option<State>>,
+    stats: Mutex<ElementStats>,
 }
 
 impl Default for RedactMask {
@@ -189,6 +192,7 @@ impl Default for RedactMask {
             settings: Mutex::new(settings),
             plan: Mutex::new(plan),
             state: Mutex::new(None),
+            stats: Mutex::new(ElementStats::default()),
         }
     }
 }
@@ -288,6 +292,9 @@ impl ObjectImpl for RedactMask {
                 area_spec("area-left", "Left of the included area, fraction of the frame width", 0.0),
                 area_spec("area-bottom", "Bottom of the included area, fraction of the frame height", 1.0),
                 area_spec("area-right", "Right of the included area, fraction of the frame width", 1.0),
+                ElementStats::param_spec(
+                    "Since the element started: frames, regions masked, and cpu (CPU seconds spent masking)",
+                ),
             ]
         });
         PROPERTIES.as_ref()
@@ -333,6 +340,14 @@ impl ObjectImpl for RedactMask {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "stats" {
+            return self
+                .stats
+                .lock()
+                .unwrap()
+                .structure("redactmask-stats")
+                .to_value();
+        }
         let s = self.settings.lock().unwrap();
         match pspec.name() {
             "roi-types" => s.roi_types.to_value(),
@@ -390,6 +405,7 @@ impl BaseTransformImpl for RedactMask {
             .plan()
             .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{e}")))?;
         *self.plan.lock().unwrap() = Ok(Arc::new(plan));
+        *self.stats.lock().unwrap() = ElementStats::default();
         Ok(())
     }
 
@@ -412,6 +428,16 @@ impl BaseTransformImpl for RedactMask {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut watch = Stopwatch::start();
+        let masked = self.mask_frame(buf)?;
+        self.stats.lock().unwrap().add(masked, watch.lap());
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl RedactMask {
+    /// Masks the frame's regions; returns how many.
+    fn mask_frame(&self, buf: &mut gst::BufferRef) -> Result<usize, gst::FlowError> {
         let plan = match &*self.plan.lock().unwrap() {
             Ok(p) => Arc::clone(p),
             Err(e) => {
@@ -438,8 +464,9 @@ impl BaseTransformImpl for RedactMask {
             .collect();
         gst::trace!(CAT, imp = self, "{} region(s) to mask", regions.len());
         if regions.is_empty() {
-            return Ok(gst::FlowSuccess::Ok);
+            return Ok(0);
         }
+        let count = regions.len();
         let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &state.info)
             .map_err(|_| {
                 gst::element_imp_error!(
@@ -468,6 +495,6 @@ impl BaseTransformImpl for RedactMask {
         for region in regions {
             mask_region(&mut planes, region, &plan.style, &mut state.scratch);
         }
-        Ok(gst::FlowSuccess::Ok)
+        Ok(count)
     }
 }

@@ -10,10 +10,12 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
+use crate::algo::cost::Stopwatch;
 use crate::algo::detection::{BBox, Detection, ObjectClass};
 use crate::algo::frame::RowConverter;
 use crate::algo::track::{CutDetector, FrameBoxes, Tracker, TrackerConfig};
 use crate::roi;
+use crate::stats::ElementStats;
 use crate::video::{frame_of, in_place_templates, pixel_format};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -69,6 +71,7 @@ pub struct RedactTrack {
     srcpad: gst::Pad,
     settings: Mutex<Settings>,
     state: Mutex<State>,
+    stats: Mutex<ElementStats>,
 }
 
 fn class_of(roi_type: &str) -> Option<ObjectClass> {
@@ -125,6 +128,19 @@ fn write_boxes(buffer: &mut gst::BufferRef, frame: &FrameBoxes, width: u32, heig
             );
         }
     }
+}
+
+/// Boxes on the frames about to be sent on.
+fn boxes_in(items: &[Held]) -> usize {
+    items
+        .iter()
+        .map(|h| match h {
+            Held::Buffer(b) => b
+                .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+                .count(),
+            Held::Event(_) => 0,
+        })
+        .sum()
 }
 
 /// A sample of the frame's luma (every 4th pixel of every 8th row) for cut detection.
@@ -220,6 +236,7 @@ impl RedactTrack {
         _pad: &gst::Pad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut watch = Stopwatch::start();
         let out = {
             let mut state = self.state.lock().unwrap();
             let info = state.info.clone();
@@ -249,6 +266,7 @@ impl RedactTrack {
                 .push(&detections, cut);
             Self::release(&mut state, released)
         };
+        self.stats.lock().unwrap().add(boxes_in(&out), watch.lap());
         self.push_out(out)
     }
 
@@ -273,7 +291,12 @@ impl RedactTrack {
                 }
             }
             gst::EventView::Eos(_) => {
+                let mut watch = Stopwatch::start();
                 let out = self.drain();
+                let mut stats = self.stats.lock().unwrap();
+                stats.regions += boxes_in(&out) as u64;
+                stats.cpu += watch.lap();
+                drop(stats);
                 let _ = self.push_out(out);
                 return self.srcpad.push_event(event);
             }
@@ -362,6 +385,7 @@ impl ObjectSubclass for RedactTrack {
             srcpad,
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(State::default()),
+            stats: Mutex::new(ElementStats::default()),
         }
     }
 }
@@ -408,6 +432,9 @@ impl ObjectImpl for RedactTrack {
                     .default_value(DEFAULT_MATCH_IOU)
                     .mutable_ready()
                     .build(),
+                ElementStats::param_spec(
+                    "Since the element started: frames in, boxes written on the frames sent on (regions), and cpu (CPU seconds spent tracking)",
+                ),
             ]
         });
         PROPERTIES.as_ref()
@@ -426,6 +453,14 @@ impl ObjectImpl for RedactTrack {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "stats" {
+            return self
+                .stats
+                .lock()
+                .unwrap()
+                .structure("redacttrack-stats")
+                .to_value();
+        }
         let s = self.settings.lock().unwrap();
         match pspec.name() {
             "max-age" => s.max_age.to_value(),
@@ -471,6 +506,7 @@ impl ElementImpl for RedactTrack {
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         if transition == gst::StateChange::ReadyToPaused {
             *self.state.lock().unwrap() = State::default();
+            *self.stats.lock().unwrap() = ElementStats::default();
         }
         let result = self.parent_change_state(transition)?;
         if transition == gst::StateChange::PausedToReady {

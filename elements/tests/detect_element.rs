@@ -1,0 +1,159 @@
+//! `redactdetect` with several workers: frames come out in order with exactly the
+//! detections one worker gives, `interval` still picks frames 0, N, 2N, ..., the frames in
+//! flight are reported as latency, and `stats` says what ran and what it cost.
+
+mod support;
+
+use gst::prelude::*;
+
+/// Per output frame: pts in ms and the face / plate boxes on it.
+type Boxes = Vec<(u64, Vec<(String, (u32, u32, u32, u32))>)>;
+
+/// The first `frames` frames of the Hamilton clip through `redactdetect {props}`, and the
+/// element's stats (which count the frames in flight too when the pipeline stops).
+fn detect(clip: &std::path::Path, frames: usize, props: &str) -> (Boxes, gst::Structure) {
+    let pipeline = support::pipeline(&format!(
+        "filesrc location=\"{}\" ! decodebin ! redactdetect name=detect {props} ! \
+         appsink name=sink sync=false",
+        clip.display()
+    ));
+    let sink = support::appsink(&pipeline);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut out = Vec::new();
+    while out.len() < frames
+        && let Ok(sample) = sink.pull_sample()
+    {
+        let buffer = sample.buffer().unwrap();
+        let mut boxes: Vec<_> = buffer
+            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+            .map(|m| (m.roi_type().to_string(), m.rect()))
+            .collect();
+        boxes.sort();
+        out.push((buffer.pts().unwrap().mseconds(), boxes));
+    }
+    let bus = pipeline.bus().unwrap();
+    assert!(
+        bus.pop_filtered(&[gst::MessageType::Error]).is_none(),
+        "the pipeline failed"
+    );
+    let stats = pipeline
+        .by_name("detect")
+        .unwrap()
+        .property::<gst::Structure>("stats");
+    pipeline.set_state(gst::State::Null).unwrap();
+    (out, stats)
+}
+
+#[test]
+fn workers_give_the_same_frames_in_the_same_order() {
+    let Some(data) = support::shared_data() else {
+        return;
+    };
+    let clip = data.join("video/short_hamilton_clip.mp4");
+    // One thread per session either way, so the arithmetic is the same.
+    let (one, one_stats) = detect(&clip, 40, "workers=1 threads=1");
+    let (three, three_stats) = detect(&clip, 40, "workers=3 threads=1");
+    assert_eq!(one.len(), 40);
+    for w in three.windows(2) {
+        assert!(w[1].0 > w[0].0, "in order: {} then {}", w[0].0, w[1].0);
+    }
+    let faces: usize = one.iter().map(|(_, b)| b.len()).sum();
+    assert!(
+        faces > 40,
+        "the clip's stage has faces on most frames ({faces})"
+    );
+    assert_eq!(one, three, "three workers find exactly what one finds");
+
+    for (stats, workers) in [(&one_stats, 1u32), (&three_stats, 3)] {
+        // Frames still in flight when the pipeline stopped count too.
+        let done = stats.get::<u64>("frames").unwrap();
+        assert!((40..=40 + 2 * workers as u64).contains(&done), "{done}");
+        assert_eq!(stats.get::<u64>("detected-frames").unwrap(), done);
+        assert_eq!(stats.get::<u32>("workers").unwrap(), workers);
+        assert_eq!(stats.get::<u32>("threads").unwrap(), 1);
+        for field in [
+            "face-inference",
+            "license-plate-inference",
+            "face-preprocess",
+        ] {
+            let seconds = stats.get::<f64>(field).unwrap();
+            assert!(
+                seconds > 0.0 && seconds < 60.0,
+                "{field}: {seconds} s for 40 frames"
+            );
+        }
+    }
+}
+
+#[test]
+fn interval_with_workers_detects_every_nth_frame() {
+    let Some(data) = support::shared_data() else {
+        return;
+    };
+    let clip = data.join("video/short_hamilton_clip.mp4");
+    let (every, _) = detect(&clip, 30, "workers=1 threads=1");
+    let (third, stats) = detect(&clip, 30, "workers=2 threads=1 interval=3");
+    assert_eq!(third.len(), 30);
+    let frames = stats.get::<u64>("frames").unwrap();
+    assert_eq!(
+        stats.get::<u64>("detected-frames").unwrap(),
+        frames.div_ceil(3)
+    );
+    for (i, (a, b)) in every.iter().zip(&third).enumerate() {
+        assert_eq!(a.0, b.0, "frame {i}: same pts");
+        if i % 3 == 0 {
+            assert_eq!(a.1, b.1, "frame {i}: detected, same boxes");
+        } else {
+            assert!(b.1.is_empty(), "frame {i}: skipped, no metas");
+        }
+    }
+}
+
+#[test]
+fn still_images_use_one_worker() {
+    let Some(data) = support::shared_data() else {
+        return;
+    };
+    let pipeline = support::pipeline(&format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! redactdetect name=detect ! \
+         appsink name=sink",
+        data.join("faces-dlib/2008_002470.jpg").display()
+    ));
+    let sink = support::appsink(&pipeline);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let sample = sink.pull_sample().expect("the image comes out");
+    let faces = sample
+        .buffer()
+        .unwrap()
+        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .filter(|m| m.roi_type() == "face")
+        .count();
+    let stats = pipeline
+        .by_name("detect")
+        .unwrap()
+        .property::<gst::Structure>("stats");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(faces >= 4, "group photo: {faces} face(s)");
+    assert_eq!(stats.get::<u32>("workers").unwrap(), 1, "{stats}");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    assert_eq!(stats.get::<u32>("threads").unwrap(), cores, "{stats}");
+}
+
+#[test]
+fn latency_includes_the_frames_in_flight() {
+    support::init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=48,framerate=25/1 ! \
+         redactdetect workers=2 threads=1 classes=face ! fakesink sync=true",
+    )
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let _ = pipeline.state(gst::ClockTime::from_seconds(10));
+    let mut q = gst::query::Latency::new();
+    assert!(pipeline.query(&mut q));
+    let (live, min, _) = q.result();
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(live);
+    // Two workers hold up to four frames of 40 ms.
+    assert!(min >= gst::ClockTime::from_mseconds(160), "latency {min}");
+}
