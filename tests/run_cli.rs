@@ -51,10 +51,39 @@ fn hamilton_clip_redacted_with_timing_and_audio_kept() {
         input.to_str().unwrap(),
         "-o",
         output.to_str().unwrap(),
+        "--timings",
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
     println!("{}", String::from_utf8_lossy(&run.stdout));
     no_leftovers(&dir);
+
+    // --timings: where the CPU time went, by element; detection dominates on this clip.
+    let err = stderr(&run);
+    let line = err
+        .lines()
+        .find(|l| l.contains("timings (CPU s):"))
+        .unwrap_or_else(|| panic!("no timings line in {err}"));
+    println!("{line}");
+    let field = |name: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} missing: {line}"))
+            .parse()
+            .unwrap()
+    };
+    let (process, detect_cpu) = (field("process"), field("detect"));
+    assert!(process > 0.0 && detect_cpu > 0.0, "{line}");
+    assert!(
+        detect_cpu < process,
+        "the elements' CPU is part of the process's: {line}"
+    );
+    assert!(
+        field("face-inference") > field("face-preprocess"),
+        "inference costs more than building its input: {line}"
+    );
+    assert!(field("mask") > 0.0 && field("track") > 0.0, "{line}");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(field("workers") as usize, cores.min(4), "{line}");
 
     // Decodes, same size, same frames, same timing (the video starts 0.852 s in).
     let before = detect(&input, &["--no-plates"]);

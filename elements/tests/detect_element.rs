@@ -157,3 +157,81 @@ fn latency_includes_the_frames_in_flight() {
     // Two workers hold up to four frames of 40 ms.
     assert!(min >= gst::ClockTime::from_mseconds(160), "latency {min}");
 }
+
+#[test]
+fn events_keep_their_place_among_the_frames() {
+    support::init();
+    let pipeline = support::pipeline(
+        "appsrc name=src format=time caps=video/x-raw,format=I420,width=64,height=48,framerate=25/1 ! \
+         redactdetect workers=2 threads=1 classes=face ! fakesink name=sink sync=false",
+    );
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    // What reaches the sink, in order: frame numbers (from the pts) and tag titles.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    pipeline
+        .by_name("sink")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_, info| {
+                let mut seen = record.lock().unwrap();
+                match &info.data {
+                    Some(gst::PadProbeData::Buffer(b)) => {
+                        seen.push(format!("frame {}", b.pts().unwrap().mseconds() / 40))
+                    }
+                    Some(gst::PadProbeData::Event(e)) => {
+                        if let gst::EventView::Tag(t) = e.view()
+                            && let Some(title) = t.tag().get::<gst::tags::Title>()
+                        {
+                            seen.push(format!("tag {}", title.get()));
+                        }
+                    }
+                    _ => {}
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let frame = |i: u64| {
+        let mut b = gst::Buffer::with_size(64 * 48 * 3 / 2).unwrap();
+        {
+            let b = b.get_mut().unwrap();
+            b.set_pts(gst::ClockTime::from_mseconds(40 * i));
+            b.set_duration(gst::ClockTime::from_mseconds(40));
+        }
+        b
+    };
+    for i in 0..6 {
+        src.push_buffer(frame(i)).unwrap();
+    }
+    let mut tags = gst::TagList::new();
+    tags.get_mut()
+        .unwrap()
+        .add::<gst::tags::Title>(&"between 5 and 6", gst::TagMergeMode::Append);
+    assert!(src.send_event(gst::event::Tag::new(tags)));
+    for i in 6..12 {
+        src.push_buffer(frame(i)).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(30),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("the stream ends");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
+    let seen = seen.lock().unwrap().clone();
+    let mut want: Vec<String> = (0..6).map(|i| format!("frame {i}")).collect();
+    want.push("tag between 5 and 6".into());
+    want.extend((6..12).map(|i| format!("frame {i}")));
+    assert_eq!(seen, want);
+}

@@ -264,6 +264,9 @@ pub struct RedactDetect {
     state: Mutex<Option<State>>,
     /// The workers, apart from `state` so that waiting for a frame blocks nobody else.
     workers: Mutex<Option<Workers>>,
+    /// Tag events that arrived while frames were in flight, with the index of the first
+    /// frame that must follow them.
+    held_tags: Mutex<std::collections::VecDeque<(u64, gst::Event)>>,
     stats: Mutex<Stats>,
 }
 
@@ -558,7 +561,10 @@ impl RedactDetect {
     fn next_done(&self, block: bool) -> Option<Result<gst::Buffer, gst::FlowError>> {
         let done = self.workers.lock().unwrap().as_mut()?.next(block)?;
         Some(match done {
-            Ok(done) => self.finish(done),
+            Ok(done) => {
+                self.push_tags_before(done.index);
+                self.finish(done)
+            }
             Err(panic) => {
                 gst::element_imp_error!(
                     self,
@@ -570,11 +576,27 @@ impl RedactDetect {
         })
     }
 
+    /// Sends the held tag events that came before frame `index` (all: `u64::MAX`).
+    fn push_tags_before(&self, index: u64) {
+        loop {
+            let event = {
+                let mut held = self.held_tags.lock().unwrap();
+                match held.front() {
+                    Some((before, _)) if *before <= index => held.pop_front().map(|(_, e)| e),
+                    _ => None,
+                }
+            };
+            let Some(event) = event else { break };
+            self.obj().src_pad().push_event(event);
+        }
+    }
+
     /// Pushes every frame still in flight, in order (before a serialized event).
     fn drain(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
         while let Some(next) = self.next_done(true) {
             self.obj().src_pad().push(next?)?;
         }
+        self.push_tags_before(u64::MAX);
         Ok(gst::FlowSuccess::Ok)
     }
 }
@@ -636,6 +658,7 @@ impl BaseTransformImpl for RedactDetect {
         // the pool.
         *self.workers.lock().unwrap() = None;
         *self.state.lock().unwrap() = None;
+        self.held_tags.lock().unwrap().clear();
         Ok(())
     }
 
@@ -663,13 +686,48 @@ impl BaseTransformImpl for RedactDetect {
                 if let Some(workers) = self.workers.lock().unwrap().as_mut() {
                     workers.discard();
                 }
+                self.held_tags.lock().unwrap().clear();
                 if let Some(state) = self.state.lock().unwrap().as_mut() {
                     state.frames_seen = 0;
                 }
             }
-            // Frames in flight go out before any event that is ordered with them (caps,
-            // segment, EOS, ...), so nothing overtakes them.
+            // Tags (parsers send bitrate updates every few seconds) wait in line with the
+            // frames instead of stalling the workers.
+            gst::EventView::Tag(_) => {
+                let in_flight = self
+                    .workers
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .map_or(0, |w| w.in_flight());
+                if in_flight > 0 {
+                    let next = self
+                        .state
+                        .lock()
+                        .unwrap()
+                        .as_ref()
+                        .map_or(0, |s| s.frames_seen);
+                    self.held_tags.lock().unwrap().push_back((next, event));
+                    return true;
+                }
+            }
+            // Frames in flight go out before any other event that is ordered with them
+            // (caps, segment, EOS, ...), so nothing overtakes them.
             _ if event.is_serialized() => {
+                let in_flight = self
+                    .workers
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .map_or(0, |w| w.in_flight());
+                if in_flight > 0 {
+                    gst::debug!(
+                        CAT,
+                        imp = self,
+                        "{:?}: sending the {in_flight} frame(s) in flight first",
+                        event.type_()
+                    );
+                }
                 if let Err(flow) = self.drain() {
                     gst::debug!(
                         CAT,
