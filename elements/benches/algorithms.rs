@@ -6,11 +6,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use redact_elements::algo::families::{Family, HyperLpr3, YuNet};
 use redact_elements::algo::frame::{OwnedFrame, PixelFormat, YuvMatrix};
 use redact_elements::algo::mask::{
     MaskStyle, Method, Region, Scratch, Shape, Strength, mask_region, planes_for,
 };
-use redact_elements::algo::preprocess::{ChannelOrder, InputSpec, Placement, Preprocessor};
+use redact_elements::algo::preprocess::{InputSpec, Preprocessor};
 
 fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
     f(); // warm-up: buffers sized, caches filled
@@ -38,30 +39,13 @@ fn frame(format: PixelFormat, w: usize, h: usize) -> OwnedFrame {
     OwnedFrame::from_rgb(format, w, h, &rgb, YuvMatrix::BT709)
 }
 
-fn yunet(w: usize, h: usize, cw: usize, ch: usize) -> InputSpec {
-    InputSpec {
-        width: w,
-        height: h,
-        order: ChannelOrder::Bgr,
-        scale: 1.0,
-        placement: Placement::TopLeft,
-        pad: 0.0,
-        content_width: cw,
-        content_height: ch,
-    }
+/// The model inputs the families build: YuNet at a long side, HyperLPR3 at its fixed size.
+fn yunet(frame: &OwnedFrame, long_side: usize) -> InputSpec {
+    YuNet.input_spec(frame.width, frame.height, long_side, None)
 }
 
 fn hyperlpr(size: usize) -> InputSpec {
-    InputSpec {
-        width: size,
-        height: size,
-        order: ChannelOrder::Rgb,
-        scale: 1.0 / 255.0,
-        placement: Placement::Centered,
-        pad: 0.0,
-        content_width: 0,
-        content_height: 0,
-    }
+    HyperLpr3.input_spec(0, 0, 0, Some((size, size)))
 }
 
 fn main() {
@@ -70,44 +54,27 @@ fn main() {
     let mut tensor = Vec::new();
     println!("| frame | model input | ms (median of {runs}) |");
     println!("|---|---|---|");
+    // (frame, its format, the model input it is turned into)
     let cases = [
-        (
-            "1920x1080 I420",
-            frame(PixelFormat::I420, 1920, 1080),
-            "YuNet 1920x1088 (1x)",
-            yunet(1920, 1088, 1920, 1080),
-        ),
-        (
-            "1280x720 I420",
-            frame(PixelFormat::I420, 1280, 720),
-            "YuNet 1920x1088 (1.5x)",
-            yunet(1920, 1088, 1920, 1080),
-        ),
-        (
-            "640x360 I420",
-            frame(PixelFormat::I420, 640, 360),
-            "YuNet 1280x736 (2x)",
-            yunet(1280, 736, 1280, 720),
-        ),
-        (
-            "1920x1080 I420",
-            frame(PixelFormat::I420, 1920, 1080),
-            "HyperLPR3 640x640",
-            hyperlpr(640),
-        ),
-        (
-            "1920x1080 RGB",
-            frame(PixelFormat::Rgb, 1920, 1080),
-            "YuNet 1920x1088 (1x)",
-            yunet(1920, 1088, 1920, 1080),
-        ),
+        (1920, 1080, PixelFormat::I420, "YuNet 1x", Some(1920)),
+        (1280, 720, PixelFormat::I420, "YuNet 1.5x", Some(1920)),
+        (640, 360, PixelFormat::I420, "YuNet 2x", Some(1280)),
+        (1920, 1080, PixelFormat::I420, "HyperLPR3", None),
+        (1920, 1080, PixelFormat::Rgb, "YuNet 1x", Some(1920)),
     ];
-    for (name, f, model, spec) in &cases {
+    for (w, h, format, model, long_side) in cases {
+        let f = frame(format, w, h);
+        let spec = long_side.map_or_else(|| hyperlpr(640), |l| yunet(&f, l));
         let view = f.view();
         let t = median_of(runs, || {
-            black_box(pre.fill_tensor(black_box(&view), spec, &mut tensor));
+            black_box(pre.fill_tensor(black_box(&view), &spec, &mut tensor));
         });
-        println!("| {name} | {model} | {:.2} |", t.as_secs_f64() * 1e3);
+        println!(
+            "| {w}x{h} {format:?} | {model} {}x{} | {:.2} |",
+            spec.width,
+            spec.height,
+            t.as_secs_f64() * 1e3
+        );
     }
 
     // Masking: six faces of a 1080p frame (the Hamilton clip's stage, scaled), padded

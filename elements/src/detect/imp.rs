@@ -576,6 +576,14 @@ impl RedactDetect {
         })
     }
 
+    fn in_flight(&self) -> usize {
+        self.workers
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or(0, |w| w.in_flight())
+    }
+
     /// Sends the held tag events that came before frame `index` (all: `u64::MAX`).
     fn push_tags_before(&self, index: u64) {
         loop {
@@ -693,33 +701,20 @@ impl BaseTransformImpl for RedactDetect {
             }
             // Tags (parsers send bitrate updates every few seconds) wait in line with the
             // frames instead of stalling the workers.
-            gst::EventView::Tag(_) => {
-                let in_flight = self
-                    .workers
+            gst::EventView::Tag(_) if self.in_flight() > 0 => {
+                let next = self
+                    .state
                     .lock()
                     .unwrap()
                     .as_ref()
-                    .map_or(0, |w| w.in_flight());
-                if in_flight > 0 {
-                    let next = self
-                        .state
-                        .lock()
-                        .unwrap()
-                        .as_ref()
-                        .map_or(0, |s| s.frames_seen);
-                    self.held_tags.lock().unwrap().push_back((next, event));
-                    return true;
-                }
+                    .map_or(0, |s| s.frames_seen);
+                self.held_tags.lock().unwrap().push_back((next, event));
+                return true;
             }
             // Frames in flight go out before any other event that is ordered with them
             // (caps, segment, EOS, ...), so nothing overtakes them.
             _ if event.is_serialized() => {
-                let in_flight = self
-                    .workers
-                    .lock()
-                    .unwrap()
-                    .as_ref()
-                    .map_or(0, |w| w.in_flight());
+                let in_flight = self.in_flight();
                 if in_flight > 0 {
                     gst::debug!(
                         CAT,
