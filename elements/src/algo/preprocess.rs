@@ -169,11 +169,6 @@ impl Preprocessor {
             }
         }
         let rows = RowConverter::new(frame);
-        // Output plane of R, G and B.
-        let planes: [usize; 3] = match spec.order {
-            ChannelOrder::Rgb => [0, 1, 2],
-            ChannelOrder::Bgr => [2, 1, 0],
-        };
         let scale = spec.scale;
 
         if cw == frame.width && ch == frame.height {
@@ -213,6 +208,11 @@ impl Preprocessor {
             c.resize(cw, 0.0);
         }
         self.row_index = [None, None];
+        // Output plane of R, G and B.
+        let planes: [usize; 3] = match spec.order {
+            ChannelOrder::Rgb => [0, 1, 2],
+            ChannelOrder::Bgr => [2, 1, 0],
+        };
         for oy in 0..ch {
             let (y0, y1, wy) = if ch == frame.height {
                 (oy, oy, 0.0)

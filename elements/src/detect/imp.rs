@@ -156,6 +156,8 @@ struct Job {
 /// A frame back from a worker, with what was found on it.
 struct Done {
     buffer: gst::Buffer,
+    /// Frame width and height (metas are clipped to them).
+    size: (u32, u32),
     index: u64,
     detect: bool,
     found: Result<Vec<Detection>, String>,
@@ -174,6 +176,7 @@ fn run_job(detectors: &mut [Detector], job: Job) -> Done {
         Ok(Vec::new())
     };
     Done {
+        size: (job.info.width(), job.info.height()),
         buffer: job.buffer,
         index: job.index,
         detect: job.detect,
@@ -518,7 +521,7 @@ impl RedactDetect {
         Ok(())
     }
 
-    /// Frames a worker may hold before the stream thread waits: one being detected and
+    /// Frames the element holds before the stream thread waits: one being detected and
     /// one queued per worker, so no worker idles while the stream thread masks and encodes.
     fn depth(workers: usize) -> usize {
         2 * workers
@@ -542,16 +545,9 @@ impl RedactDetect {
             );
         }
         if !detections.is_empty() {
-            let info = self
-                .state
-                .lock()
-                .unwrap()
-                .as_ref()
-                .and_then(|s| s.info.clone())
-                .ok_or(gst::FlowError::NotNegotiated)?;
             let buf = buffer.make_mut();
             for d in &detections {
-                attach_meta(buf, d, info.width(), info.height());
+                attach_meta(buf, d, done.size.0, done.size.1);
             }
         }
         Ok(buffer)
