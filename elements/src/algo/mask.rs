@@ -454,6 +454,12 @@ fn blend(plane: &mut PlaneMut, e: &Extent, shape: &PlaneShape, feather: f32, out
         }
         return;
     }
+    blend_shaped(plane, e, shape, feather, out);
+}
+
+/// `blend` pixel by pixel: each pixel's distance to the shape decides its weight.
+fn blend_shaped(plane: &mut PlaneMut, e: &Extent, shape: &PlaneShape, feather: f32, out: &[u8]) {
+    let c = plane.channels;
     for y in 0..e.h {
         let row = (e.y0 + y) * plane.stride + e.x0 * c;
         for x in 0..e.w {
@@ -534,6 +540,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn rectangle_blend_copies_what_the_shaped_blend_would() {
+        // A rectangle from fractional region edges, as mask_region builds it, on a plane
+        // with a stride wider than its width.
+        let (w, h, c, stride) = (20, 12, 2, 44);
+        let region = Region {
+            x: 3.4,
+            y: 2.6,
+            w: 9.3,
+            h: 6.1,
+        };
+        let shape = PlaneShape {
+            x0: region.x.floor(),
+            y0: region.y.floor(),
+            x1: (region.x + region.w).ceil(),
+            y1: (region.y + region.h).ceil(),
+            ellipse: false,
+        };
+        let e = Extent {
+            x0: shape.x0 as usize,
+            y0: shape.y0 as usize,
+            w: (shape.x1 - shape.x0) as usize,
+            h: (shape.y1 - shape.y0) as usize,
+        };
+        let out: Vec<u8> = (0..e.w * e.h * c).map(|i| (i * 7 % 256) as u8).collect();
+        let original: Vec<u8> = (0..stride * h).map(|i| (i * 13 % 256) as u8).collect();
+        let (mut fast, mut shaped) = (original.clone(), original);
+        for (data, shaped_path) in [(&mut fast, false), (&mut shaped, true)] {
+            let mut plane = PlaneMut {
+                data,
+                stride,
+                width: w,
+                height: h,
+                channels: c,
+                sub_x: 1,
+                sub_y: 1,
+                fill: [None; 4],
+            };
+            if shaped_path {
+                blend_shaped(&mut plane, &e, &shape, 0.0, &out);
+            } else {
+                blend(&mut plane, &e, &shape, 0.0, &out);
+            }
+        }
+        assert_eq!(fast, shaped);
     }
 
     #[test]
