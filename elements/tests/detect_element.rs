@@ -141,21 +141,28 @@ fn still_images_use_one_worker() {
 
 #[test]
 fn latency_includes_the_frames_in_flight() {
-    support::init();
-    let pipeline = gst::parse::launch(
-        "videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=48,framerate=25/1 ! \
-         redactdetect workers=2 threads=1 classes=face ! fakesink sync=true",
-    )
-    .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let _ = pipeline.state(gst::ClockTime::from_seconds(10));
-    let mut q = gst::query::Latency::new();
-    assert!(pipeline.query(&mut q));
-    let (live, min, _) = q.result();
-    pipeline.set_state(gst::State::Null).unwrap();
+    let run = |workers: u32| {
+        support::latency(&format!(
+            "videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=48,framerate=25/1 ! \
+             redactdetect workers={workers} threads=1 classes=face ! fakesink sync=true"
+        ))
+    };
+    let ((live, one), (_, two)) = (run(1), run(2));
     assert!(live);
-    // Two workers hold up to four frames of 40 ms.
-    assert!(min >= gst::ClockTime::from_mseconds(160), "latency {min}");
+    // Each worker holds up to two frames of 40 ms.
+    assert!(
+        one >= gst::ClockTime::from_mseconds(80),
+        "one worker: {one}"
+    );
+    assert!(
+        two >= gst::ClockTime::from_mseconds(160),
+        "two workers: {two}"
+    );
+    assert_eq!(
+        two - one,
+        gst::ClockTime::from_mseconds(80),
+        "{one} vs {two}"
+    );
 }
 
 #[test]

@@ -40,7 +40,6 @@ impl Stopwatch {
 /// CPU time of one model's stages, summed over the frames it ran on.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct DetectCost {
-    pub frames: u64,
     /// Building the input tensor from the frame.
     pub preprocess: Duration,
     /// ONNX Runtime (on this thread; helper threads of a multi-threaded session are not
@@ -50,15 +49,8 @@ pub struct DetectCost {
     pub postprocess: Duration,
 }
 
-impl DetectCost {
-    pub fn total(&self) -> Duration {
-        self.preprocess + self.inference + self.postprocess
-    }
-}
-
 impl AddAssign for DetectCost {
     fn add_assign(&mut self, other: DetectCost) {
-        self.frames += other.frames;
         self.preprocess += other.preprocess;
         self.inference += other.inference;
         self.postprocess += other.postprocess;

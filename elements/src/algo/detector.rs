@@ -205,7 +205,6 @@ impl Detector {
         let mut watch = Stopwatch::start();
         let spec = self.spec_for(frame.width, frame.height);
         let mapping = self.pre.fill_tensor(frame, &spec, &mut self.tensor);
-        self.cost.frames += 1;
         self.cost.preprocess += watch.lap();
         let fail = |reason: String| DetectorError::Inference {
             model: self.name.clone(),

@@ -47,3 +47,16 @@ pub fn appsink(pipeline: &gst::Pipeline) -> gst_app::AppSink {
         .downcast::<gst_app::AppSink>()
         .unwrap()
 }
+
+/// Plays a live pipeline description and returns its latency query's (live, minimum).
+pub fn latency(description: &str) -> (bool, gst::ClockTime) {
+    init();
+    let pipeline = gst::parse::launch(description).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let _ = pipeline.state(gst::ClockTime::from_seconds(10));
+    let mut q = gst::query::Latency::new();
+    assert!(pipeline.query(&mut q), "latency query answered");
+    let (live, min, _) = q.result();
+    pipeline.set_state(gst::State::Null).unwrap();
+    (live, min)
+}
