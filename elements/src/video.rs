@@ -51,9 +51,9 @@ pub fn video_caps() -> gst::Caps {
 }
 
 /// The always-present src and sink templates of an element that works in place on
-/// `video_caps()`.
+/// `video_caps()` in system memory and the same formats in CUDA memory.
 pub fn in_place_templates() -> Vec<gst::PadTemplate> {
-    let caps = video_caps();
+    let caps = crate::cuda::element::device_caps(crate::cuda::element::Device::Auto);
     [
         ("src", gst::PadDirection::Src),
         ("sink", gst::PadDirection::Sink),

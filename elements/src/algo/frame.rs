@@ -38,7 +38,7 @@ impl PixelFormat {
     }
 
     /// For packed RGB formats: bytes per pixel and the byte offsets of R, G and B.
-    fn packed_layout(self) -> Option<(usize, [usize; 3])> {
+    pub fn packed_layout(self) -> Option<(usize, [usize; 3])> {
         match self {
             PixelFormat::Rgb => Some((3, [0, 1, 2])),
             PixelFormat::Bgr => Some((3, [2, 1, 0])),
@@ -258,6 +258,13 @@ impl YuvTables {
             (y + self.bu[u as usize]).clamp(0.0, 255.0),
         ]
     }
+}
+
+/// The YUV → RGB lookup tables of `m` as one array: Y', Rv, Gu, Gv, Bu, 256 entries each
+/// (what the CUDA kernels read, so both paths convert with the same numbers).
+pub fn yuv_tables(m: &YuvMatrix) -> Vec<f32> {
+    let t = YuvTables::new(m);
+    [t.y, t.rv, t.gu, t.gv, t.bu].concat()
 }
 
 /// Converts rows of one frame to RGB floats in 0..255, interleaved or as three planes.

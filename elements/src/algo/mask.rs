@@ -76,6 +76,20 @@ impl Region {
     }
 }
 
+/// How one plane of a frame is laid out, and what `fill` writes into it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlaneLayout {
+    pub width: usize,
+    pub height: usize,
+    /// Interleaved channels (bytes per pixel).
+    pub channels: usize,
+    /// Horizontal and vertical subsampling relative to the frame.
+    pub sub_x: usize,
+    pub sub_y: usize,
+    /// Value each channel takes under `fill` (None: left as it is, e.g. alpha).
+    pub fill: [Option<u8>; 4],
+}
+
 /// One plane of a frame, mutable, with what it holds.
 #[derive(Debug)]
 pub struct PlaneMut<'a> {
@@ -92,6 +106,85 @@ pub struct PlaneMut<'a> {
     pub fill: [Option<u8>; 4],
 }
 
+impl PlaneMut<'_> {
+    pub fn layout(&self) -> PlaneLayout {
+        PlaneLayout {
+            width: self.width,
+            height: self.height,
+            channels: self.channels,
+            sub_x: self.sub_x,
+            sub_y: self.sub_y,
+            fill: self.fill,
+        }
+    }
+}
+
+/// The planes of a frame in this format, with the fill colour in each plane's terms.
+pub fn plane_layouts(
+    format: PixelFormat,
+    width: usize,
+    height: usize,
+    color: [u8; 3],
+    yuv: YuvMatrix,
+) -> Vec<PlaneLayout> {
+    let [r, g, b] = color;
+    let [y, u, v] = yuv.from_rgb(color);
+    let grey = (0.299 * r as f32 + 0.587 * g as f32 + 0.114 * b as f32).round() as u8;
+    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+    let plane = |channels, sub, width, height, fill| PlaneLayout {
+        width,
+        height,
+        channels,
+        sub_x: sub,
+        sub_y: sub,
+        fill,
+    };
+    match format {
+        PixelFormat::I420 => vec![
+            plane(1, 1, width, height, [Some(y), None, None, None]),
+            plane(1, 2, cw, ch, [Some(u), None, None, None]),
+            plane(1, 2, cw, ch, [Some(v), None, None, None]),
+        ],
+        PixelFormat::Nv12 => vec![
+            plane(1, 1, width, height, [Some(y), None, None, None]),
+            plane(2, 2, cw, ch, [Some(u), Some(v), None, None]),
+        ],
+        PixelFormat::Gray8 => vec![plane(1, 1, width, height, [Some(grey), None, None, None])],
+        PixelFormat::Rgb => vec![plane(
+            3,
+            1,
+            width,
+            height,
+            [Some(r), Some(g), Some(b), None],
+        )],
+        PixelFormat::Bgr => vec![plane(
+            3,
+            1,
+            width,
+            height,
+            [Some(b), Some(g), Some(r), None],
+        )],
+        PixelFormat::Rgba | PixelFormat::Rgbx => {
+            vec![plane(
+                4,
+                1,
+                width,
+                height,
+                [Some(r), Some(g), Some(b), None],
+            )]
+        }
+        PixelFormat::Bgra | PixelFormat::Bgrx => {
+            vec![plane(
+                4,
+                1,
+                width,
+                height,
+                [Some(b), Some(g), Some(r), None],
+            )]
+        }
+    }
+}
+
 /// Splits a frame's planes into `PlaneMut`s with the fill colour in each plane's terms.
 pub fn planes_for<'a>(
     format: PixelFormat,
@@ -102,48 +195,20 @@ pub fn planes_for<'a>(
     color: [u8; 3],
     yuv: YuvMatrix,
 ) -> Vec<PlaneMut<'a>> {
-    let [r, g, b] = color;
-    let [y, u, v] = yuv.from_rgb(color);
-    let grey = (0.299 * r as f32 + 0.587 * g as f32 + 0.114 * b as f32).round() as u8;
-    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
-    // (channels, sub_x, sub_y, plane width, plane height, fill)
-    type PlaneLayout = (usize, usize, usize, usize, usize, [Option<u8>; 4]);
-    let layout: Vec<PlaneLayout> = match format {
-        PixelFormat::I420 => vec![
-            (1, 1, 1, width, height, [Some(y), None, None, None]),
-            (1, 2, 2, cw, ch, [Some(u), None, None, None]),
-            (1, 2, 2, cw, ch, [Some(v), None, None, None]),
-        ],
-        PixelFormat::Nv12 => vec![
-            (1, 1, 1, width, height, [Some(y), None, None, None]),
-            (2, 2, 2, cw, ch, [Some(u), Some(v), None, None]),
-        ],
-        PixelFormat::Gray8 => vec![(1, 1, 1, width, height, [Some(grey), None, None, None])],
-        PixelFormat::Rgb => vec![(3, 1, 1, width, height, [Some(r), Some(g), Some(b), None])],
-        PixelFormat::Bgr => vec![(3, 1, 1, width, height, [Some(b), Some(g), Some(r), None])],
-        PixelFormat::Rgba | PixelFormat::Rgbx => {
-            vec![(4, 1, 1, width, height, [Some(r), Some(g), Some(b), None])]
-        }
-        PixelFormat::Bgra | PixelFormat::Bgrx => {
-            vec![(4, 1, 1, width, height, [Some(b), Some(g), Some(r), None])]
-        }
-    };
     planes
         .into_iter()
-        .zip(layout)
+        .zip(plane_layouts(format, width, height, color, yuv))
         .zip(strides)
-        .map(
-            |((data, (channels, sub_x, sub_y, w, h, fill)), &stride)| PlaneMut {
-                data,
-                stride,
-                width: w,
-                height: h,
-                channels,
-                sub_x,
-                sub_y,
-                fill,
-            },
-        )
+        .map(|((data, l), &stride)| PlaneMut {
+            data,
+            stride,
+            width: l.width,
+            height: l.height,
+            channels: l.channels,
+            sub_x: l.sub_x,
+            sub_y: l.sub_y,
+            fill: l.fill,
+        })
         .collect()
 }
 
@@ -157,13 +222,13 @@ pub struct Scratch {
 }
 
 /// The shape in one plane's pixel coordinates.
-#[derive(Debug, Clone, Copy)]
-struct PlaneShape {
-    x0: f32,
-    y0: f32,
-    x1: f32,
-    y1: f32,
-    ellipse: bool,
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlaneShape {
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+    pub ellipse: bool,
 }
 
 impl PlaneShape {
@@ -210,15 +275,23 @@ impl PlaneShape {
     }
 }
 
-/// Masks one region (frame pixels, already padded) in every plane.
-pub fn mask_region(
-    planes: &mut [PlaneMut],
-    region: Region,
-    style: &MaskStyle,
-    scratch: &mut Scratch,
-) {
-    let short = region.w.min(region.h).max(1.0);
-    for plane in planes.iter_mut() {
+/// What masking one region means in one plane: the shape in the plane's pixels, the soft
+/// edge around it, and the extent (shape plus edge, clipped) that is processed. The CPU
+/// and the CUDA kernels both work from this.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlaneWork {
+    pub shape: PlaneShape,
+    /// Width of the soft edge in plane pixels.
+    pub feather: f32,
+    pub extent: Extent,
+    /// The region's shorter side in frame pixels (blur and pixelate scale with it).
+    pub short: f32,
+}
+
+impl PlaneWork {
+    /// `None` when the region does not touch the plane.
+    pub fn new(plane: &PlaneLayout, region: Region, style: &MaskStyle) -> Option<PlaneWork> {
+        let short = region.w.min(region.h).max(1.0);
         let (sx, sy) = (plane.sub_x as f32, plane.sub_y as f32);
         // Round outwards so every frame pixel the region touches is covered in every plane.
         let shape = PlaneShape {
@@ -229,50 +302,116 @@ pub fn mask_region(
             ellipse: style.shape == Shape::Ellipse,
         };
         if shape.x1 <= shape.x0 || shape.y1 <= shape.y0 {
-            continue;
+            return None;
         }
         let feather = style.soft_edge.max(0.0) * short / sx.max(sy);
         let ex0 = (shape.x0 - feather).floor().max(0.0) as usize;
         let ey0 = (shape.y0 - feather).floor().max(0.0) as usize;
         let ex1 = ((shape.x1 + feather).ceil() as usize).min(plane.width);
         let ey1 = ((shape.y1 + feather).ceil() as usize).min(plane.height);
-        let extent = Extent {
-            x0: ex0,
-            y0: ey0,
-            w: ex1 - ex0,
-            h: ey1 - ey0,
+        Some(PlaneWork {
+            shape,
+            feather,
+            extent: Extent {
+                x0: ex0,
+                y0: ey0,
+                w: ex1 - ex0,
+                h: ey1 - ey0,
+            },
+            short,
+        })
+    }
+
+    /// `Method::Outline`: the line's depth inside the shape, in plane pixels.
+    pub fn outline_depth(&self, plane: &PlaneLayout, width: u32) -> f32 {
+        (width.max(1) as f32 / plane.sub_x.max(plane.sub_y) as f32).max(1.0)
+    }
+
+    /// `Method::Blur`: the box radii along x and y in plane pixels.
+    pub fn blur_radii(&self, plane: &PlaneLayout, strength: Strength) -> (usize, usize) {
+        let r = strength.radius_fraction() * self.short;
+        (
+            ((r / plane.sub_x as f32).round() as usize).max(1),
+            ((r / plane.sub_y as f32).round() as usize).max(1),
+        )
+    }
+
+    /// `Method::Pixelate`: block width and height in plane pixels, and where the first
+    /// block starts relative to the extent (0 or negative: blocks start at the shape's
+    /// corner, so they line up across planes).
+    pub fn pixel_blocks(&self, plane: &PlaneLayout, block: u32) -> PixelBlocks {
+        let block = if block == 0 {
+            (self.short / 6.0).max(4.0)
+        } else {
+            block as f32
+        };
+        let bx = ((block / plane.sub_x as f32).round() as usize).max(1);
+        let by = ((block / plane.sub_y as f32).round() as usize).max(1);
+        let e = &self.extent;
+        let (ox, oy) = (self.shape.x0 as usize - e.x0, self.shape.y0 as usize - e.y0);
+        let first = |o: usize, b: usize| {
+            if o == 0 {
+                0
+            } else {
+                o as isize - (o.div_ceil(b) * b) as isize
+            }
+        };
+        PixelBlocks {
+            width: bx,
+            height: by,
+            first_x: first(ox, bx),
+            first_y: first(oy, by),
+        }
+    }
+}
+
+/// Pixelation blocks of one plane (see `PlaneWork::pixel_blocks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelBlocks {
+    pub width: usize,
+    pub height: usize,
+    pub first_x: isize,
+    pub first_y: isize,
+}
+
+/// Masks one region (frame pixels, already padded) in every plane.
+pub fn mask_region(
+    planes: &mut [PlaneMut],
+    region: Region,
+    style: &MaskStyle,
+    scratch: &mut Scratch,
+) {
+    for plane in planes.iter_mut() {
+        let layout = plane.layout();
+        let Some(work) = PlaneWork::new(&layout, region, style) else {
+            continue;
         };
         match style.method {
             Method::Outline(width) => {
-                let line = (width.max(1) as f32 / sx.max(sy)).max(1.0);
-                outline(plane, &extent, &shape, line);
+                let line = work.outline_depth(&layout, width);
+                outline(plane, &work.extent, &work.shape, line);
             }
             method => {
-                process(plane, &extent, &shape, method, short, scratch);
-                blend(plane, &extent, &shape, feather, &scratch.out);
+                process(plane, &work, method, scratch);
+                blend(plane, &work.extent, &work.shape, work.feather, &scratch.out);
             }
         }
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Extent {
-    x0: usize,
-    y0: usize,
-    w: usize,
-    h: usize,
+/// The part of a plane one region's masking reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    pub x0: usize,
+    pub y0: usize,
+    pub w: usize,
+    pub h: usize,
 }
 
 /// Writes the masked version of the extent into `scratch.out` (row-major, interleaved).
-fn process(
-    plane: &PlaneMut,
-    e: &Extent,
-    shape: &PlaneShape,
-    method: Method,
-    short: f32,
-    scratch: &mut Scratch,
-) {
+fn process(plane: &PlaneMut, work: &PlaneWork, method: Method, scratch: &mut Scratch) {
     let c = plane.channels;
+    let e = &work.extent;
     let row_bytes = e.w * c;
     scratch.out.clear();
     for y in e.y0..e.y0 + e.h {
@@ -292,26 +431,12 @@ fn process(
             }
         }
         Method::Pixelate(block) => {
-            let block = if block == 0 {
-                (short / 6.0).max(4.0)
-            } else {
-                block as f32
-            };
-            let bx = ((block / plane.sub_x as f32).round() as usize).max(1);
-            let by = ((block / plane.sub_y as f32).round() as usize).max(1);
-            // Blocks start at the shape's corner, so they line up across planes.
-            let (ox, oy) = (shape.x0 as usize - e.x0, shape.y0 as usize - e.y0);
-            let first = |o: usize, b: usize| {
-                if o == 0 {
-                    0
-                } else {
-                    o as isize - (o.div_ceil(b) * b) as isize
-                }
-            };
-            let mut by0 = first(oy, by);
+            let b = work.pixel_blocks(&plane.layout(), block);
+            let (bx, by) = (b.width, b.height);
+            let mut by0 = b.first_y;
             while by0 < e.h as isize {
                 let (y0, y1) = (by0.max(0) as usize, ((by0 + by as isize) as usize).min(e.h));
-                let mut bx0 = first(ox, bx);
+                let mut bx0 = b.first_x;
                 while bx0 < e.w as isize {
                     let (x0, x1) = (bx0.max(0) as usize, ((bx0 + bx as isize) as usize).min(e.w));
                     let n = ((y1 - y0) * (x1 - x0)) as u32;
@@ -335,9 +460,7 @@ fn process(
             }
         }
         Method::Blur(strength) => {
-            let r = strength.radius_fraction() * short;
-            let rx = ((r / plane.sub_x as f32).round() as usize).max(1);
-            let ry = ((r / plane.sub_y as f32).round() as usize).max(1);
+            let (rx, ry) = work.blur_radii(&plane.layout(), strength);
             scratch.work.clear();
             scratch.work.extend(scratch.out.iter().map(|&v| v as u32));
             for _ in 0..3 {
@@ -364,13 +487,13 @@ fn process(
 /// larger part of the blur's cost. Exact while `sum * win < 2^32`, far above the 255 * win
 /// a box of bytes reaches (the truncation error stays below 1/win).
 #[derive(Clone, Copy)]
-struct RoundedDiv {
+pub struct RoundedDiv {
     half: u32,
     m: u64,
 }
 
 impl RoundedDiv {
-    fn new(win: u32) -> RoundedDiv {
+    pub fn new(win: u32) -> RoundedDiv {
         RoundedDiv {
             half: win / 2,
             m: (1u64 << 32).div_ceil(win as u64),
@@ -380,6 +503,11 @@ impl RoundedDiv {
     #[inline(always)]
     fn apply(self, sum: u32) -> u32 {
         (((sum + self.half) as u64 * self.m) >> 32) as u32
+    }
+
+    /// The multiplier (the CUDA box pass uses the same arithmetic).
+    pub fn multiplier(self) -> u64 {
+        self.m
     }
 }
 

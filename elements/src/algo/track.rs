@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 
 use super::detection::{BBox, Detection, ObjectClass};
+use super::frame::{Frame, RowConverter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -421,6 +422,24 @@ fn from_detection(d: &Detection, track_id: Option<u32>, origin: Origin) -> Track
         origin,
         points: d.points.clone(),
     }
+}
+
+/// A sample of the frame's luma (every 4th pixel of every 8th row) for `CutDetector`:
+/// ceil(width / 4) × ceil(height / 8) values, row by row. (The CUDA path computes the
+/// same sample on the device.)
+pub fn luma_sample(frame: &Frame) -> Vec<u8> {
+    let rows = RowConverter::new(frame);
+    let mut row = vec![0.0; 3 * frame.width];
+    let mut out = Vec::with_capacity(frame.width.div_ceil(4) * frame.height.div_ceil(8));
+    for y in (0..frame.height).step_by(8) {
+        rows.row_rgb(y, &mut row);
+        out.extend(
+            row.chunks_exact(3)
+                .step_by(4)
+                .map(|p| (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]) as u8),
+        );
+    }
+    out
 }
 
 /// Scene cuts from the change of the luma histogram between consecutive frames.

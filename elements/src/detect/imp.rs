@@ -17,8 +17,12 @@ use crate::algo::detection::{Detection, ObjectClass};
 use crate::algo::detector::{Detector, DetectorConfig, DetectorError};
 use crate::algo::frame::PixelFormat;
 use crate::algo::pool::OrderedPool;
+use crate::cuda::{
+    self,
+    element::{ContextHandler, Device, Path},
+};
 use crate::roi;
-use crate::video::{frame_of, in_place_templates, pixel_format};
+use crate::video::{frame_of, in_place_templates};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -48,6 +52,7 @@ const AUTO_WORKERS_MAX: usize = 4;
 
 #[derive(Debug, Clone)]
 struct Settings {
+    device: Device,
     classes: Classes,
     face_model: String,
     plate_model: String,
@@ -64,6 +69,7 @@ struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            device: Device::Auto,
             classes: Classes::FACE | Classes::LICENSE_PLATE,
             face_model: DEFAULT_FACE_MODEL.into(),
             plate_model: DEFAULT_PLATE_MODEL.into(),
@@ -214,6 +220,7 @@ struct State {
     loaded: Vec<Detector>,
     info: Option<gst_video::VideoInfo>,
     format: Option<PixelFormat>,
+    path: Option<Path>,
     parallelism: Option<Parallelism>,
     frames_seen: u64,
 }
@@ -271,6 +278,7 @@ pub struct RedactDetect {
     /// frame that must follow them.
     held_tags: Mutex<std::collections::VecDeque<(u64, gst::Event)>>,
     stats: Mutex<Stats>,
+    cuda: ContextHandler,
 }
 
 #[glib::object_subclass]
@@ -364,6 +372,7 @@ impl ObjectImpl for RedactDetect {
                     .blurb("Frames seen and detected, the workers and threads in use, and per class the CPU seconds spent building model inputs (preprocess), in ONNX Runtime (inference, the calling thread only) and decoding outputs (postprocess)")
                     .read_only()
                     .build(),
+                cuda::element::device_spec(),
             ]
         });
         PROPERTIES.as_ref()
@@ -393,6 +402,7 @@ impl ObjectImpl for RedactDetect {
             "interval" => s.interval = value.get().expect("type checked upstream"),
             "workers" => s.workers = value.get().expect("type checked upstream"),
             "threads" => s.threads = value.get().expect("type checked upstream"),
+            "device" => s.device = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
         gst::debug!(CAT, imp = self, "{} set", pspec.name());
@@ -415,6 +425,7 @@ impl ObjectImpl for RedactDetect {
             "interval" => s.interval.to_value(),
             "workers" => s.workers.to_value(),
             "threads" => s.threads.to_value(),
+            "device" => s.device.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -438,6 +449,13 @@ impl ElementImpl for RedactDetect {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(in_place_templates);
         TEMPLATES.as_ref()
+    }
+
+    fn set_context(&self, context: &gst::Context) {
+        let device = self.settings.lock().unwrap().device;
+        self.cuda
+            .set_context(self.obj().upcast_ref(), device, context);
+        self.parent_set_context(context)
     }
 }
 
@@ -613,6 +631,7 @@ impl BaseTransformImpl for RedactDetect {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
+        cuda::element::check_device(settings.device)?;
         let configs = settings.detector_configs();
         if configs.is_empty() {
             return Err(gst::error_msg!(
@@ -651,6 +670,7 @@ impl BaseTransformImpl for RedactDetect {
             loaded,
             info: None,
             format: None,
+            path: None,
             parallelism: None,
             frames_seen: 0,
         });
@@ -663,14 +683,37 @@ impl BaseTransformImpl for RedactDetect {
         *self.workers.lock().unwrap() = None;
         *self.state.lock().unwrap() = None;
         self.held_tags.lock().unwrap().clear();
+        self.cuda.reset();
         Ok(())
     }
 
+    fn transform_caps(
+        &self,
+        _direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        let device = self.settings.lock().unwrap().device;
+        Some(cuda::element::transform_caps(device, caps, filter))
+    }
+
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "invalid caps {incaps}"))?;
-        let format = pixel_format(info.format())
-            .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {:?}", info.format()))?;
+        let (info, format, path) =
+            cuda::element::negotiated(self.obj().upcast_ref(), &self.cuda, incaps).map_err(
+                |e| {
+                    gst::element_imp_error!(self, gst::CoreError::Negotiation, ("{e}"));
+                    gst::loggable_error!(CAT, "{e}")
+                },
+            )?;
+        if path == Path::Cuda {
+            // Until inference runs on the GPU, the models read the frame through a host
+            // mapping (GStreamer downloads it); the frame itself stays in CUDA memory.
+            gst::info!(
+                CAT,
+                imp = self,
+                "CUDA memory: frames are read through a host mapping for the CPU models"
+            );
+        }
         let mut guard = self.state.lock().unwrap();
         let state = guard
             .as_mut()
@@ -681,6 +724,7 @@ impl BaseTransformImpl for RedactDetect {
         }
         state.info = Some(info);
         state.format = Some(format);
+        state.path = Some(path);
         Ok(())
     }
 
@@ -737,6 +781,10 @@ impl BaseTransformImpl for RedactDetect {
     }
 
     fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        let device = self.settings.lock().unwrap().device;
+        if self.cuda.query(self.obj().upcast_ref(), device, query) {
+            return true;
+        }
         let answered = BaseTransformImplExt::parent_query(self, direction, query);
         if answered
             && direction == gst::PadDirection::Src

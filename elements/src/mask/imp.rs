@@ -15,8 +15,10 @@ use crate::algo::frame::PixelFormat;
 use crate::algo::mask::{
     MaskStyle, Method, Region, Scratch, Shape, Strength, mask_region, planes_for,
 };
+use crate::cuda::element::{ContextHandler, Device, Path};
+use crate::cuda::{self, CudaFrameMap, Engine};
 use crate::stats::ElementStats;
-use crate::video::{in_place_templates, pixel_format, yuv_matrix};
+use crate::video::{in_place_templates, yuv_matrix};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -39,6 +41,7 @@ const DEFAULT_LINE_WIDTH: u32 = 2;
 
 #[derive(Debug, Clone)]
 struct Settings {
+    device: Device,
     roi_types: String,
     method: MaskMethod,
     strength: MaskStrength,
@@ -56,6 +59,7 @@ struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            device: Device::Auto,
             roi_types: DEFAULT_ROI_TYPES.into(),
             method: DEFAULT_METHOD,
             strength: DEFAULT_STRENGTH,
@@ -173,7 +177,10 @@ impl Plan {
 struct State {
     info: gst_video::VideoInfo,
     format: PixelFormat,
+    path: Path,
     scratch: Scratch,
+    /// The kernels, on the CUDA path.
+    engine: Option<Engine>,
 }
 
 pub struct RedactMask {
@@ -182,6 +189,7 @@ pub struct RedactMask {
     plan: Mutex<Result<Arc<Plan>, String>>,
     state: Mutex<Option<State>>,
     stats: Mutex<ElementStats>,
+    cuda: ContextHandler,
 }
 
 impl Default for RedactMask {
@@ -193,6 +201,7 @@ impl Default for RedactMask {
             plan: Mutex::new(plan),
             state: Mutex::new(None),
             stats: Mutex::new(ElementStats::default()),
+            cuda: ContextHandler::default(),
         }
     }
 }
@@ -293,8 +302,9 @@ impl ObjectImpl for RedactMask {
                 area_spec("area-bottom", "Bottom of the included area, fraction of the frame height", 1.0),
                 area_spec("area-right", "Right of the included area, fraction of the frame width", 1.0),
                 ElementStats::param_spec(
-                    "Since the element started: frames, regions masked, and cpu (CPU seconds spent masking)",
+                    "Since the element started: frames, regions masked, and cpu (CPU seconds spent masking; on the CUDA path, launching the kernels and waiting for them)",
                 ),
+                cuda::element::device_spec(),
             ]
         });
         PROPERTIES.as_ref()
@@ -324,6 +334,10 @@ impl ObjectImpl for RedactMask {
             "area-left" => s.area[1] = value.get().expect("type checked upstream"),
             "area-bottom" => s.area[2] = value.get().expect("type checked upstream"),
             "area-right" => s.area[3] = value.get().expect("type checked upstream"),
+            "device" => {
+                s.device = value.get().expect("type checked upstream");
+                return;
+            }
             other => unreachable!("unknown property {other}"),
         }
         let plan = s.plan().map(Arc::new);
@@ -365,6 +379,7 @@ impl ObjectImpl for RedactMask {
             "area-left" => s.area[1].to_value(),
             "area-bottom" => s.area[2].to_value(),
             "area-right" => s.area[3].to_value(),
+            "device" => s.device.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -389,6 +404,13 @@ impl ElementImpl for RedactMask {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(in_place_templates);
         TEMPLATES.as_ref()
     }
+
+    fn set_context(&self, context: &gst::Context) {
+        let device = self.settings.lock().unwrap().device;
+        self.cuda
+            .set_context(self.obj().upcast_ref(), device, context);
+        self.parent_set_context(context)
+    }
 }
 
 impl BaseTransformImpl for RedactMask {
@@ -398,6 +420,7 @@ impl BaseTransformImpl for RedactMask {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
+        cuda::element::check_device(self.settings.lock().unwrap().device)?;
         let plan = self
             .settings
             .lock()
@@ -411,18 +434,43 @@ impl BaseTransformImpl for RedactMask {
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap() = None;
+        self.cuda.reset();
         Ok(())
     }
 
+    fn transform_caps(
+        &self,
+        _direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        let device = self.settings.lock().unwrap().device;
+        Some(cuda::element::transform_caps(device, caps, filter))
+    }
+
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        let device = self.settings.lock().unwrap().device;
+        if self.cuda.query(self.obj().upcast_ref(), device, query) {
+            return true;
+        }
+        BaseTransformImplExt::parent_query(self, direction, query)
+    }
+
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "invalid caps {incaps}"))?;
-        let format = pixel_format(info.format())
-            .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {:?}", info.format()))?;
+        let (info, format, path) =
+            cuda::element::negotiated(self.obj().upcast_ref(), &self.cuda, incaps).map_err(
+                |e| {
+                    gst::element_imp_error!(self, gst::CoreError::Negotiation, ("{e}"));
+                    gst::loggable_error!(CAT, "{e}")
+                },
+            )?;
+        gst::debug!(CAT, imp = self, "{path:?} path for {incaps}");
         *self.state.lock().unwrap() = Some(State {
             info,
             format,
+            path,
             scratch: Scratch::default(),
+            engine: None,
         });
         Ok(())
     }
@@ -467,6 +515,20 @@ impl RedactMask {
             return Ok(0);
         }
         let count = regions.len();
+        if state.path == Path::Cuda
+            && let Some(ctx) = cuda::memory_context(buf)
+        {
+            self.mask_on_device(state, buf, ctx, &regions, &plan.style)
+                .map_err(|e| {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Failed,
+                        ("CUDA masking failed: {e}")
+                    );
+                    gst::FlowError::Error
+                })?;
+            return Ok(count);
+        }
         let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &state.info)
             .map_err(|_| {
                 gst::element_imp_error!(
@@ -496,5 +558,24 @@ impl RedactMask {
             mask_region(&mut planes, region, &plan.style, &mut state.scratch);
         }
         Ok(count)
+    }
+
+    /// Masks the regions of a frame in CUDA memory where it is, with the kernels, and waits
+    /// for them before the frame moves on.
+    fn mask_on_device(
+        &self,
+        state: &mut State,
+        buf: &mut gst::BufferRef,
+        ctx: cuda::Context,
+        regions: &[Region],
+        style: &MaskStyle,
+    ) -> Result<(), cuda::CudaError> {
+        let map = CudaFrameMap::writable(buf, &state.info)?;
+        let frame = map.device_frame(state.format, yuv_matrix(&state.info));
+        let engine = cuda::engine_for(&mut state.engine, ctx)?;
+        for region in regions {
+            engine.mask_region(&frame, *region, style)?;
+        }
+        engine.synchronize()
     }
 }

@@ -12,11 +12,12 @@ use gst::subclass::prelude::*;
 
 use crate::algo::cost::Stopwatch;
 use crate::algo::detection::{BBox, Detection, ObjectClass};
-use crate::algo::frame::RowConverter;
-use crate::algo::track::{CutDetector, FrameBoxes, Tracker, TrackerConfig};
+use crate::algo::track::{CutDetector, FrameBoxes, Tracker, TrackerConfig, luma_sample};
+use crate::cuda::element::{ContextHandler, Device, Path};
+use crate::cuda::{self, CudaFrameMap, Engine};
 use crate::roi;
 use crate::stats::ElementStats;
-use crate::video::{frame_of, in_place_templates, pixel_format};
+use crate::video::{frame_of, in_place_templates, pixel_format, yuv_matrix};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -34,6 +35,7 @@ const DEFAULT_MATCH_IOU: f64 = 0.2;
 
 #[derive(Debug, Clone)]
 struct Settings {
+    device: Device,
     max_age: u32,
     lookahead: u32,
     high_threshold: f64,
@@ -44,6 +46,7 @@ struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            device: Device::Auto,
             max_age: DEFAULT_MAX_AGE,
             lookahead: DEFAULT_LOOKAHEAD,
             high_threshold: DEFAULT_HIGH_THRESHOLD,
@@ -61,9 +64,12 @@ enum Held {
 #[derive(Default)]
 struct State {
     info: Option<gst_video::VideoInfo>,
+    path: Option<Path>,
     tracker: Option<Tracker>,
     cuts: CutDetector,
     held: VecDeque<Held>,
+    /// The kernels, on the CUDA path (the cut detector's sample is made on the device).
+    engine: Option<Engine>,
 }
 
 pub struct RedactTrack {
@@ -72,6 +78,7 @@ pub struct RedactTrack {
     settings: Mutex<Settings>,
     state: Mutex<State>,
     stats: Mutex<ElementStats>,
+    cuda: ContextHandler,
 }
 
 fn class_of(roi_type: &str) -> Option<ObjectClass> {
@@ -143,8 +150,9 @@ fn boxes_in(items: &[Held]) -> usize {
         .sum()
 }
 
-/// A sample of the frame's luma (every 4th pixel of every 8th row) for cut detection.
-fn luma_sample(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<u8> {
+/// The luma sample for cut detection of a frame in system memory (empty when it cannot be
+/// read: then no cut is seen).
+fn host_luma_sample(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<u8> {
     let Some(format) = pixel_format(info.format()) else {
         return Vec::new();
     };
@@ -154,18 +162,25 @@ fn luma_sample(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<u8> 
     let Ok(frame) = frame_of(&vframe, format) else {
         return Vec::new();
     };
-    let rows = RowConverter::new(&frame);
-    let mut row = vec![0.0; 3 * frame.width];
-    let mut out = Vec::with_capacity(frame.width / 4 * frame.height / 8 + 1);
-    for y in (0..frame.height).step_by(8) {
-        rows.row_rgb(y, &mut row);
-        out.extend(
-            row.chunks_exact(3)
-                .step_by(4)
-                .map(|p| (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]) as u8),
-        );
-    }
-    out
+    luma_sample(&frame)
+}
+
+/// The same sample made on the device from a frame in CUDA memory; only the sample (a
+/// 32nd of the frame's pixels) comes to the host.
+fn device_luma_sample(
+    engine: &mut Option<Engine>,
+    buffer: &gst::BufferRef,
+    info: &gst_video::VideoInfo,
+) -> Result<Vec<u8>, cuda::CudaError> {
+    let Some(ctx) = cuda::memory_context(buffer) else {
+        // Not CUDA memory after all: read it on the host.
+        return Ok(host_luma_sample(buffer, info));
+    };
+    let format = pixel_format(info.format())
+        .ok_or_else(|| cuda::CudaError(format!("unsupported format {:?}", info.format())))?;
+    let map = CudaFrameMap::readable(buffer, info)?;
+    let engine = cuda::engine_for(engine, ctx)?;
+    engine.luma_sample(&map.device_frame(format, yuv_matrix(info)))
 }
 
 impl RedactTrack {
@@ -246,10 +261,24 @@ impl RedactTrack {
                 state.tracker = Some(Tracker::new(config));
             }
             let detections = detections_of(&buffer);
-            let cut = info.as_ref().is_some_and(|i| {
-                let sample = luma_sample(&buffer, i);
-                state.cuts.is_cut(sample.into_iter())
-            });
+            let cut = match info.as_ref() {
+                Some(i) => {
+                    let sample = if state.path == Some(Path::Cuda) {
+                        device_luma_sample(&mut state.engine, &buffer, i).map_err(|e| {
+                            gst::element_imp_error!(
+                                self,
+                                gst::StreamError::Failed,
+                                ("CUDA scene-cut sample failed: {e}")
+                            );
+                            gst::FlowError::Error
+                        })?
+                    } else {
+                        host_luma_sample(&buffer, i)
+                    };
+                    state.cuts.is_cut(sample.into_iter())
+                }
+                None => false,
+            };
             if cut {
                 gst::debug!(
                     CAT,
@@ -286,8 +315,24 @@ impl RedactTrack {
     fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::Caps(c) => {
+                let path = match cuda::element::path_for(c.caps()) {
+                    Ok(path) => path,
+                    Err(e) => {
+                        gst::element_imp_error!(self, gst::CoreError::Negotiation, ("{e}"));
+                        return false;
+                    }
+                };
+                if path == Path::Cuda
+                    && let Err(e) = self.cuda.ensure(self.obj().upcast_ref())
+                {
+                    gst::element_imp_error!(self, gst::ResourceError::Failed, ("{e}"));
+                    return false;
+                }
+                gst::debug!(CAT, imp = self, "{path:?} path for {}", c.caps());
                 if let Ok(info) = gst_video::VideoInfo::from_caps(c.caps()) {
-                    self.state.lock().unwrap().info = Some(info);
+                    let mut state = self.state.lock().unwrap();
+                    state.info = Some(info);
+                    state.path = Some(path);
                 }
             }
             gst::EventView::Eos(_) => {
@@ -318,6 +363,42 @@ impl RedactTrack {
         gst::Pad::event_default(pad, Some(&*self.obj()), event)
     }
 
+    /// Queries on either pad: the CUDA context, and caps restricted to `device`.
+    fn query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        let device = self.settings.lock().unwrap().device;
+        if self.cuda.query(self.obj().upcast_ref(), device, query) {
+            return true;
+        }
+        match query.view_mut() {
+            gst::QueryViewMut::Caps(q) => {
+                let filter = q.filter_owned();
+                let mut upstream = gst::query::Caps::new(filter.as_ref());
+                let peer = if pad == &self.sinkpad {
+                    &self.srcpad
+                } else {
+                    &self.sinkpad
+                };
+                let caps = if peer.peer_query(&mut upstream) {
+                    upstream.result_owned().unwrap_or_else(gst::Caps::new_empty)
+                } else {
+                    pad.pad_template_caps()
+                };
+                let caps = cuda::element::transform_caps(device, &caps, filter.as_ref());
+                q.set_result(&caps);
+                true
+            }
+            gst::QueryViewMut::AcceptCaps(q) => {
+                let ok = q.caps().is_subset(&cuda::element::device_caps(device));
+                if !ok {
+                    q.set_result(false);
+                    return true;
+                }
+                gst::Pad::query_default(pad, Some(&*self.obj()), query)
+            }
+            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
+        }
+    }
+
     fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
             let mut upstream = gst::query::Latency::new();
@@ -346,7 +427,7 @@ impl RedactTrack {
             q.set(live, min + added, max.map(|m| m + added));
             return true;
         }
-        gst::Pad::query_default(pad, Some(&*self.obj()), query)
+        self.query(pad, query)
     }
 }
 
@@ -372,6 +453,9 @@ impl ObjectSubclass for RedactTrack {
                     |t| t.sink_event(pad, event),
                 )
             })
+            .query_function(|pad, parent, query| {
+                RedactTrack::catch_panic_pad_function(parent, || false, |t| t.query(pad, query))
+            })
             .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
             .build();
         let srcpad = gst::Pad::builder_from_template(&klass.pad_template("src").unwrap())
@@ -386,6 +470,7 @@ impl ObjectSubclass for RedactTrack {
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(State::default()),
             stats: Mutex::new(ElementStats::default()),
+            cuda: ContextHandler::default(),
         }
     }
 }
@@ -435,6 +520,7 @@ impl ObjectImpl for RedactTrack {
                 ElementStats::param_spec(
                     "Since the element started: frames in, boxes written on the frames sent on (regions), and cpu (CPU seconds spent tracking)",
                 ),
+                cuda::element::device_spec(),
             ]
         });
         PROPERTIES.as_ref()
@@ -448,6 +534,7 @@ impl ObjectImpl for RedactTrack {
             "high-threshold" => s.high_threshold = value.get().expect("type checked upstream"),
             "low-threshold" => s.low_threshold = value.get().expect("type checked upstream"),
             "match-iou" => s.match_iou = value.get().expect("type checked upstream"),
+            "device" => s.device = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -468,6 +555,7 @@ impl ObjectImpl for RedactTrack {
             "high-threshold" => s.high_threshold.to_value(),
             "low-threshold" => s.low_threshold.to_value(),
             "match-iou" => s.match_iou.to_value(),
+            "device" => s.device.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -500,10 +588,24 @@ impl ElementImpl for RedactTrack {
         TEMPLATES.as_ref()
     }
 
+    fn set_context(&self, context: &gst::Context) {
+        let device = self.settings.lock().unwrap().device;
+        self.cuda
+            .set_context(self.obj().upcast_ref(), device, context);
+        self.parent_set_context(context)
+    }
+
     fn change_state(
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::NullToReady {
+            let device = self.settings.lock().unwrap().device;
+            if let Err(e) = cuda::element::check_device(device) {
+                self.post_error_message(e);
+                return Err(gst::StateChangeError);
+            }
+        }
         if transition == gst::StateChange::ReadyToPaused {
             *self.state.lock().unwrap() = State::default();
             *self.stats.lock().unwrap() = ElementStats::default();
@@ -511,6 +613,9 @@ impl ElementImpl for RedactTrack {
         let result = self.parent_change_state(transition)?;
         if transition == gst::StateChange::PausedToReady {
             *self.state.lock().unwrap() = State::default();
+        }
+        if transition == gst::StateChange::ReadyToNull {
+            self.cuda.reset();
         }
         Ok(result)
     }
