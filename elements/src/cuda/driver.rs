@@ -154,13 +154,6 @@ impl DeviceBuffer {
         Ok(DeviceBuffer { ctx, ptr, len })
     }
 
-    /// A buffer holding `data`.
-    pub fn from_host(ctx: Context, data: &[u8]) -> Result<DeviceBuffer, CudaError> {
-        let buf = DeviceBuffer::new(ctx, data.len())?;
-        buf.upload(data)?;
-        Ok(buf)
-    }
-
     pub fn len(&self) -> usize {
         self.len
     }
@@ -172,38 +165,6 @@ impl DeviceBuffer {
     /// The device address.
     pub fn ptr(&self) -> u64 {
         self.ptr
-    }
-
-    /// Copies `data` to the start of the buffer (synchronously).
-    pub fn upload(&self, data: &[u8]) -> Result<(), CudaError> {
-        assert!(data.len() <= self.len, "upload larger than the buffer");
-        let _current = self.ctx.enter()?;
-        // SAFETY: the buffer holds at least data.len() bytes.
-        check(
-            unsafe { result::memcpy_htod_sync(self.ptr, data) },
-            "cuMemcpyHtoD",
-        )
-    }
-
-    /// Copies the first `out.len()` bytes to the host (synchronously).
-    pub fn download(&self, out: &mut [u8]) -> Result<(), CudaError> {
-        assert!(out.len() <= self.len, "download larger than the buffer");
-        let _current = self.ctx.enter()?;
-        // SAFETY: the buffer holds at least out.len() bytes.
-        check(
-            unsafe { result::memcpy_dtoh_sync(out, self.ptr) },
-            "cuMemcpyDtoH",
-        )
-    }
-
-    /// The buffer read as `f32`s.
-    pub fn download_f32(&self, count: usize) -> Result<Vec<f32>, CudaError> {
-        let mut bytes = vec![0u8; count * 4];
-        self.download(&mut bytes)?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
     }
 }
 

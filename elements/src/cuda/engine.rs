@@ -227,6 +227,46 @@ impl Engine {
         )
     }
 
+    /// A device buffer holding `data`, copied on the engine's stream (so the kernels
+    /// queued after it see it) and waited for. A plain synchronous copy is not enough: from
+    /// pageable memory it returns once the data is staged, and on the H100 the transfer
+    /// was seen landing after kernels of a non-blocking stream had run.
+    pub fn upload(&self, data: &[u8]) -> Result<DeviceBuffer, CudaError> {
+        let buf = DeviceBuffer::new(self.ctx, data.len())?;
+        let _current = self.ctx.enter()?;
+        // SAFETY: the buffer holds data.len() bytes; the copy is waited for below, while
+        // `data` is borrowed.
+        check(
+            unsafe { result::memcpy_htod_async(buf.ptr(), data, self.stream) },
+            "cuMemcpyHtoDAsync",
+        )?;
+        self.synchronize()?;
+        Ok(buf)
+    }
+
+    /// Copies the first `out.len()` bytes of `buf` to the host, after the work queued on
+    /// the engine's stream.
+    pub fn download(&self, buf: &DeviceBuffer, out: &mut [u8]) -> Result<(), CudaError> {
+        assert!(out.len() <= buf.len(), "download larger than the buffer");
+        let _current = self.ctx.enter()?;
+        // SAFETY: the buffer holds at least out.len() bytes; waited for below.
+        check(
+            unsafe { result::memcpy_dtoh_async(out, buf.ptr(), self.stream) },
+            "cuMemcpyDtoHAsync",
+        )?;
+        self.synchronize()
+    }
+
+    /// `download` of `count` f32 values.
+    pub fn download_f32(&self, buf: &DeviceBuffer, count: usize) -> Result<Vec<f32>, CudaError> {
+        let mut bytes = vec![0u8; count * 4];
+        self.download(buf, &mut bytes)?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+
     fn launch(
         &self,
         kernel: Kernel,
@@ -269,7 +309,7 @@ impl Engine {
                 .iter()
                 .flat_map(|v| v.to_ne_bytes())
                 .collect();
-            self.tables = Some((yuv, DeviceBuffer::from_host(self.ctx, &bytes)?));
+            self.tables = Some((yuv, self.upload(&bytes)?));
         }
         Ok(self.tables.as_ref().expect("just made").1.ptr())
     }
@@ -510,12 +550,8 @@ impl Engine {
                 ],
             )?;
         }
-        self.synchronize()?;
         let mut sample = vec![0u8; sw * sh];
-        self.sample
-            .as_ref()
-            .expect("just made")
-            .download(&mut sample)?;
+        self.download(self.sample.as_ref().expect("just made"), &mut sample)?;
         Ok(sample)
     }
 }
