@@ -314,6 +314,45 @@ fn gst_inspect_lists_every_property_with_its_default() {
 }
 
 #[test]
+fn gst_inspect_shows_both_memory_kinds_and_the_device_property() {
+    // Also proves that the plugin loads and registers every element on a machine without
+    // CUDA (this one, in CI).
+    let plugins = common::plugin_dir();
+    for element in ["redactdetect", "redacttrack", "redactmask"] {
+        let run = Command::new("gst-inspect-1.0")
+            .arg(element)
+            .env("GST_PLUGIN_PATH", &plugins)
+            .output()
+            .expect("gst-inspect-1.0 is installed (./setup)");
+        let text = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{element}: {text}{}", stderr(&run));
+        let templates = &text[text.find("Pad Templates:").expect("templates")..];
+        for pad in ["SINK template: 'sink'", "SRC template: 'src'"] {
+            let start = templates
+                .find(pad)
+                .unwrap_or_else(|| panic!("{element}: {pad}"));
+            let block = &templates[start + pad.len()..];
+            let block = &block[..block.find(" template: ").unwrap_or(block.len())];
+            assert!(
+                block.contains("      video/x-raw\n"),
+                "{element} {pad}: system memory caps:\n{block}"
+            );
+            assert!(
+                block.contains("video/x-raw(memory:CUDAMemory)"),
+                "{element} {pad}: CUDA memory caps:\n{block}"
+            );
+        }
+        let start = text
+            .find("  device ")
+            .unwrap_or_else(|| panic!("{element}: no device property:\n{text}"));
+        let block: String = text[start..].lines().take(8).collect::<Vec<_>>().join("\n");
+        for value in ["Default: 0, \"auto\"", "(1): cpu", "(2): cuda"] {
+            assert!(block.contains(value), "{element}: {value} in\n{block}");
+        }
+    }
+}
+
+#[test]
 fn gst_launch_with_a_bad_model_fails_clearly() {
     let Some(data) = common::shared_data() else {
         return;

@@ -67,6 +67,19 @@ fn kernels_compile_with_nvrtc_without_warnings() {
     }
 }
 
+/// The text of the first error the pipeline posts (within 10 s).
+fn error_text(pipeline: &gst::Pipeline) -> String {
+    let msg = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error])
+        .expect("an error");
+    let gst::MessageView::Error(err) = msg.view() else {
+        unreachable!()
+    };
+    err.error().to_string()
+}
+
 #[test]
 fn without_cuda_the_elements_use_system_memory_and_refuse_device_cuda() {
     let Err(why) = cuda::usable() else {
@@ -103,14 +116,7 @@ fn without_cuda_the_elements_use_system_memory_and_refuse_device_cuda() {
             pipeline.set_state(gst::State::Paused).is_err(),
             "{element} starts"
         );
-        let bus = pipeline.bus().unwrap();
-        let msg = bus
-            .timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error])
-            .expect("an error");
-        let gst::MessageView::Error(err) = msg.view() else {
-            unreachable!()
-        };
-        let text = err.error().to_string();
+        let text = error_text(&pipeline);
         assert!(
             text.contains("device=cuda, but CUDA cannot be used here"),
             "{element}: {text}"
@@ -122,6 +128,32 @@ fn without_cuda_the_elements_use_system_memory_and_refuse_device_cuda() {
     let mut q = gst::query::Context::new(cuda::CONTEXT_TYPE);
     assert!(!mask.static_pad("src").unwrap().query(&mut q));
     assert!(q.context().is_none());
+}
+
+#[test]
+fn deep_decoder_output_is_refused_with_a_clear_message() {
+    support::init();
+    for element in ["redactdetect", "redacttrack", "redactmask"] {
+        // What nvh265dec gives for a 10-bit stream.
+        let pipeline = support::pipeline(&format!(
+            "appsrc name=src caps=\"video/x-raw(memory:CUDAMemory),format=P010_10LE,width=64,height=48,framerate=30/1\" ! \
+             {element} ! fakesink"
+        ));
+        let src = pipeline
+            .by_name("src")
+            .unwrap()
+            .downcast::<gst_app::AppSrc>()
+            .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let _ = src.push_buffer(gst::Buffer::with_size(64 * 48 * 3).unwrap());
+        let text = error_text(&pipeline);
+        assert!(
+            text.contains("P010_10LE frames (more than 8 bits per sample) are not supported")
+                && text.contains("cudaconvert"),
+            "{element}: {text}"
+        );
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
 }
 
 // ---- on a GPU -------------------------------------------------------------------------

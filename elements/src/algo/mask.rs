@@ -90,32 +90,20 @@ pub struct PlaneLayout {
     pub fill: [Option<u8>; 4],
 }
 
-/// One plane of a frame, mutable, with what it holds.
+/// One plane of a frame, mutable, with what it holds (its layout's fields read through it:
+/// `plane.width`, `plane.channels`, ...).
 #[derive(Debug)]
 pub struct PlaneMut<'a> {
     pub data: &'a mut [u8],
     pub stride: usize,
-    pub width: usize,
-    pub height: usize,
-    /// Interleaved channels (bytes per pixel).
-    pub channels: usize,
-    /// Horizontal and vertical subsampling relative to the frame.
-    pub sub_x: usize,
-    pub sub_y: usize,
-    /// Value each channel takes under `fill` (None: left as it is, e.g. alpha).
-    pub fill: [Option<u8>; 4],
+    pub layout: PlaneLayout,
 }
 
-impl PlaneMut<'_> {
-    pub fn layout(&self) -> PlaneLayout {
-        PlaneLayout {
-            width: self.width,
-            height: self.height,
-            channels: self.channels,
-            sub_x: self.sub_x,
-            sub_y: self.sub_y,
-            fill: self.fill,
-        }
+impl std::ops::Deref for PlaneMut<'_> {
+    type Target = PlaneLayout;
+
+    fn deref(&self) -> &PlaneLayout {
+        &self.layout
     }
 }
 
@@ -199,15 +187,10 @@ pub fn planes_for<'a>(
         .into_iter()
         .zip(plane_layouts(format, width, height, color, yuv))
         .zip(strides)
-        .map(|((data, l), &stride)| PlaneMut {
+        .map(|((data, layout), &stride)| PlaneMut {
             data,
             stride,
-            width: l.width,
-            height: l.height,
-            channels: l.channels,
-            sub_x: l.sub_x,
-            sub_y: l.sub_y,
-            fill: l.fill,
+            layout,
         })
         .collect()
 }
@@ -382,7 +365,7 @@ pub fn mask_region(
     scratch: &mut Scratch,
 ) {
     for plane in planes.iter_mut() {
-        let layout = plane.layout();
+        let layout = plane.layout;
         let Some(work) = PlaneWork::new(&layout, region, style) else {
             continue;
         };
@@ -431,7 +414,7 @@ fn process(plane: &PlaneMut, work: &PlaneWork, method: Method, scratch: &mut Scr
             }
         }
         Method::Pixelate(block) => {
-            let b = work.pixel_blocks(&plane.layout(), block);
+            let b = work.pixel_blocks(&plane.layout, block);
             let (bx, by) = (b.width, b.height);
             let mut by0 = b.first_y;
             while by0 < e.h as isize {
@@ -460,7 +443,7 @@ fn process(plane: &PlaneMut, work: &PlaneWork, method: Method, scratch: &mut Scr
             }
         }
         Method::Blur(strength) => {
-            let (rx, ry) = work.blur_radii(&plane.layout(), strength);
+            let (rx, ry) = work.blur_radii(&plane.layout, strength);
             scratch.work.clear();
             scratch.work.extend(scratch.out.iter().map(|&v| v as u32));
             for _ in 0..3 {
@@ -623,7 +606,7 @@ fn outline(plane: &mut PlaneMut, e: &Extent, shape: &PlaneShape, line: f32) {
                 continue;
             }
             let px = &mut plane.data[y * plane.stride + x * c..y * plane.stride + x * c + c];
-            for (v, f) in px.iter_mut().zip(plane.fill) {
+            for (v, f) in px.iter_mut().zip(plane.layout.fill) {
                 if let Some(f) = f {
                     *v = f;
                 }
@@ -701,12 +684,14 @@ mod tests {
             let mut plane = PlaneMut {
                 data,
                 stride,
-                width: w,
-                height: h,
-                channels: c,
-                sub_x: 1,
-                sub_y: 1,
-                fill: [None; 4],
+                layout: PlaneLayout {
+                    width: w,
+                    height: h,
+                    channels: c,
+                    sub_x: 1,
+                    sub_y: 1,
+                    fill: [None; 4],
+                },
             };
             if shaped_path {
                 blend_shaped(&mut plane, &e, &shape, 0.0, &out);

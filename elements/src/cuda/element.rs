@@ -218,7 +218,7 @@ pub fn device_spec() -> glib::ParamSpec {
 pub fn negotiated(
     element: &gst::Element,
     handler: &ContextHandler,
-    caps: &gst::Caps,
+    caps: &gst::CapsRef,
 ) -> Result<(gst_video::VideoInfo, PixelFormat, Path), String> {
     let info =
         gst_video::VideoInfo::from_caps(caps).map_err(|_| format!("invalid video caps {caps}"))?;

@@ -841,6 +841,15 @@ impl BaseTransformImpl for RedactDetect {
                 };
                 let index = state.frames_seen;
                 state.frames_seen += 1;
+                if state.path == Some(Path::Cuda) && cuda::memory_context(&buffer).is_none() {
+                    // The models read every frame through a host mapping, so this works; it
+                    // only means the CUDA path is not zero-copy for this buffer.
+                    gst::debug!(
+                        CAT,
+                        imp = self,
+                        "frame {index}: CUDA caps, but not CUDA memory"
+                    );
+                }
                 let detect = index % interval as u64 == 0;
                 if !detect {
                     gst::trace!(

@@ -22,6 +22,11 @@
 //!   -1 when untracked), and the included area (`area-top`, `area-left`, `area-bottom`,
 //!   `area-right` as fractions of the frame; a region touching the area is masked whole).
 //!
+//! In CUDA memory (`video/x-raw(memory:CUDAMemory)`, between an NVIDIA decoder and
+//! `cudadownload`) the regions are masked in place by CUDA kernels that give exactly the
+//! CPU's values; the element waits for them before the frame leaves. `device` as on
+//! `redactdetect`.
+//!
 //! Formats: I420, NV12, RGB, BGR, RGBA, BGRA, RGBx, BGRx, GRAY8; chroma planes are masked at
 //! their own subsampling. Cost grows with the masked area, not with blur strength.
 

@@ -315,25 +315,21 @@ impl RedactTrack {
     fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::Caps(c) => {
-                let path = match cuda::element::path_for(c.caps()) {
-                    Ok(path) => path,
+                let (info, _, path) = match cuda::element::negotiated(
+                    self.obj().upcast_ref(),
+                    &self.cuda,
+                    c.caps(),
+                ) {
+                    Ok(negotiated) => negotiated,
                     Err(e) => {
                         gst::element_imp_error!(self, gst::CoreError::Negotiation, ("{e}"));
                         return false;
                     }
                 };
-                if path == Path::Cuda
-                    && let Err(e) = self.cuda.ensure(self.obj().upcast_ref())
-                {
-                    gst::element_imp_error!(self, gst::ResourceError::Failed, ("{e}"));
-                    return false;
-                }
                 gst::debug!(CAT, imp = self, "{path:?} path for {}", c.caps());
-                if let Ok(info) = gst_video::VideoInfo::from_caps(c.caps()) {
-                    let mut state = self.state.lock().unwrap();
-                    state.info = Some(info);
-                    state.path = Some(path);
-                }
+                let mut state = self.state.lock().unwrap();
+                state.info = Some(info);
+                state.path = Some(path);
             }
             gst::EventView::Eos(_) => {
                 let mut watch = Stopwatch::start();

@@ -22,7 +22,8 @@
 //!   extended backwards over them, and gaps between two detections of a track are
 //!   interpolated instead of predicted. The element adds N frame durations to the latency.
 //! * A scene cut (a large change of the luma histogram) ends every track: no box is carried
-//!   across it, and no backfill reaches before it.
+//!   across it, and no backfill reaches before it. In CUDA memory the luma sample is made
+//!   by a kernel; only the sample comes to the host. `device` as on `redactdetect`.
 //!
 //! Output metas replace the input's `face` / `license-plate` ROI metas: same `roi_type`,
 //! `id` = the track id (-1 for an untracked low-score detection), and the `detection`
