@@ -48,6 +48,7 @@ fn detector(class: ObjectClass) -> Detector {
         input_size: 0,
         input_scale: if class == ObjectClass::Face { 2.0 } else { 1.0 },
         threads: 0,
+        cuda: None,
     })
     .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -9,7 +9,8 @@ mod runtime;
 
 pub use manifest::{Manifest, ManifestError};
 pub use runtime::{
-    RuntimeError, SessionOptions, ensure_runtime, load_session, ort, release_session,
+    CudaProvider, ORT_GPU_VERSION, RuntimeError, SessionOptions, ensure_runtime, load_session, ort,
+    release_session,
 };
 
 use std::fmt;

@@ -16,6 +16,10 @@ use ort::session::builder::GraphOptimizationLevel;
 use crate::{INSTALL_COMMAND, cache_dir};
 
 const ORT_FILE: &str = "libonnxruntime.so.1.32.0";
+/// ONNX Runtime's CUDA 13 build (`models/install --gpu`, PyPI `onnxruntime-gpu`): the
+/// newest release with a CUDA build. Preferred when installed: it runs the CPU provider
+/// as well, and adds the CUDA one.
+pub const ORT_GPU_VERSION: &str = "1.31.1";
 const POOL_LIMIT_PER_KEY: usize = 4;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +30,8 @@ pub enum RuntimeError {
     Load { path: PathBuf, reason: String },
     /// The model file could not be turned into a session.
     Session { path: PathBuf, reason: String },
+    /// ONNX Runtime's CUDA execution provider could not be registered.
+    CudaProvider { reason: String },
 }
 
 impl fmt::Display for RuntimeError {
@@ -50,6 +56,10 @@ impl fmt::Display for RuntimeError {
                 "could not load model '{}' into ONNX Runtime: {reason}; reinstall it with {INSTALL_COMMAND}",
                 path.display()
             ),
+            RuntimeError::CudaProvider { reason } => write!(
+                f,
+                "ONNX Runtime's CUDA execution provider cannot be used: {reason}; install ONNX Runtime's GPU build with `{INSTALL_COMMAND} --gpu` (it needs an NVIDIA driver for CUDA 13)"
+            ),
         }
     }
 }
@@ -64,6 +74,11 @@ pub fn runtime_search_path() -> Vec<PathBuf> {
             paths.push(PathBuf::from(p));
         }
     }
+    paths.push(
+        cache_dir()
+            .join("onnxruntime-gpu")
+            .join(format!("libonnxruntime.so.{ORT_GPU_VERSION}")),
+    );
     paths.push(cache_dir().join("onnxruntime").join(ORT_FILE));
     for dir in ["/usr/local/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib"] {
         paths.push(Path::new(dir).join("libonnxruntime.so"));
@@ -106,6 +121,18 @@ fn environment() -> Result<&'static ort::environment::Environment, RuntimeError>
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SessionOptions {
     pub threads: usize,
+    /// Run on the GPU with ONNX Runtime's CUDA execution provider; registration failing is
+    /// an error (the caller decides, and says, whether to fall back to the CPU).
+    pub cuda: Option<CudaProvider>,
+}
+
+/// The CUDA execution provider's settings: the device, and the stream it computes on (the
+/// caller's, so that its own kernels and the model run in order with no device-wide wait).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CudaProvider {
+    pub device: i32,
+    /// A `CUstream`, as an address.
+    pub stream: usize,
 }
 
 type PoolKey = (PathBuf, SessionOptions);
@@ -141,6 +168,21 @@ pub fn load_session(path: &Path, options: SessionOptions) -> Result<Session, Run
             .map_err(|e| fail(&e))?;
     }
     builder = builder.with_inter_threads(1).map_err(|e| fail(&e))?;
+    if let Some(cuda) = options.cuda {
+        use ort::ep::ExecutionProvider as _;
+        // SAFETY: the stream is a live CUstream of the caller's, who keeps it for as long as
+        // the session (the pool key holds its address, so a session never meets another).
+        let provider = unsafe {
+            ort::ep::CUDA::default()
+                .with_device_id(cuda.device)
+                .with_compute_stream(cuda.stream as *mut ())
+        };
+        provider
+            .register(&mut builder)
+            .map_err(|e| RuntimeError::CudaProvider {
+                reason: e.to_string(),
+            })?;
+    }
     if std::env::var_os("XP_NOSPIN").is_some() {
         builder = builder
             .with_intra_op_spinning(false)
@@ -151,6 +193,10 @@ pub fn load_session(path: &Path, options: SessionOptions) -> Result<Session, Run
 
 /// Hands a session back for reuse by the next `load_session` of the same model and options.
 pub fn release_session(path: &Path, options: SessionOptions, session: Session) {
+    // A CUDA session computes on its owner's stream, which goes with the owner.
+    if options.cuda.is_some() {
+        return;
+    }
     let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
     let sessions = pool.entry((path.to_path_buf(), options)).or_default();
     if sessions.len() < POOL_LIMIT_PER_KEY {

@@ -5,16 +5,18 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use redact_models::ort::session::Session;
-use redact_models::ort::value::TensorRef;
-use redact_models::{ModelError, RuntimeError, SessionOptions};
+use redact_models::ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
+use redact_models::ort::session::{Session, SessionInputValue, SessionOutputs};
+use redact_models::ort::value::{Shape, TensorRef, TensorRefMut};
+use redact_models::{CudaProvider, ModelError, RuntimeError, SessionOptions};
 
 use super::cost::{DetectCost, Stopwatch};
 use super::detection::{Detection, ObjectClass};
 use super::families::{DecodeError, Family, Outputs, Tensor, family_for};
 use super::frame::Frame;
 use super::nms::nms;
-use super::preprocess::{InputSpec, Preprocessor};
+use super::preprocess::{InputSpec, Mapping, Preprocessor};
+use crate::cuda::{DeviceBuffer, DeviceFrame, Engine};
 
 /// What to run for one class.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +35,9 @@ pub struct DetectorConfig {
     pub input_scale: f32,
     /// Inference threads (0 = one per core).
     pub threads: usize,
+    /// Run the model with ONNX Runtime's CUDA execution provider on this stream (see
+    /// `detect_on_device`); `None`: on the CPU.
+    pub cuda: Option<CudaProvider>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +119,8 @@ pub struct Detector {
     fixed_input: Option<(usize, usize)>,
     pre: Preprocessor,
     tensor: Vec<f32>,
+    /// The model input in device memory (CUDA sessions).
+    device_input: Option<DeviceBuffer>,
     candidates: Vec<Detection>,
     cost: DetectCost,
 }
@@ -145,6 +152,7 @@ impl Detector {
         })?;
         let options = SessionOptions {
             threads: config.threads,
+            cuda: config.cuda,
         };
         let session =
             redact_models::load_session(&resolved.path, options).map_err(DetectorError::Runtime)?;
@@ -165,6 +173,7 @@ impl Detector {
             fixed_input,
             pre: Preprocessor::new(),
             tensor: Vec::new(),
+            device_input: None,
             candidates: Vec::new(),
             cost: DetectCost::default(),
             config,
@@ -206,28 +215,129 @@ impl Detector {
         let spec = self.spec_for(frame.width, frame.height);
         let mapping = self.pre.fill_tensor(frame, &spec, &mut self.tensor);
         self.cost.preprocess += watch.lap();
-        let fail = |reason: String| DetectorError::Inference {
+        // The input borrows the tensor while `infer` borrows the detector.
+        let tensor = std::mem::take(&mut self.tensor);
+        let found = match TensorRef::from_array_view((
+            [1usize, 3, spec.height, spec.width],
+            tensor.as_slice(),
+        )) {
+            Ok(input) => self.infer(
+                input.into(),
+                &spec,
+                mapping,
+                (frame.width, frame.height),
+                &mut watch,
+            ),
+            Err(e) => Err(self.fail(e.to_string())),
+        };
+        self.tensor = tensor;
+        found
+    }
+
+    /// `detect` for a frame in device memory, with a detector made with `cuda` set: the
+    /// model input is built by the preprocessing kernel on `engine`'s stream (the stream the
+    /// session computes on) straight into a device buffer that ONNX Runtime reads; only the
+    /// model's outputs come to the host. `engine` must live in the context ONNX Runtime uses
+    /// (the device's primary context).
+    pub fn detect_on_device(
+        &mut self,
+        engine: &mut Engine,
+        frame: &DeviceFrame,
+    ) -> Result<Vec<Detection>, DetectorError> {
+        if self.config.cuda.is_none() {
+            return Err(self.fail("this detector runs on the CPU; it was not made for CUDA".into()));
+        }
+        let mut watch = Stopwatch::start();
+        let spec = self.spec_for(frame.width, frame.height);
+        let bytes = 3 * spec.width * spec.height * 4;
+        if self.device_input.as_ref().is_none_or(|b| b.len() < bytes) {
+            self.device_input = None;
+            self.device_input = Some(
+                DeviceBuffer::new(engine.context(), bytes).map_err(|e| self.fail(e.to_string()))?,
+            );
+        }
+        let buffer = self.device_input.as_ref().expect("just made");
+        let mapping = engine
+            .preprocess(frame, &spec, buffer)
+            .map_err(|e| self.fail(e.to_string()))?;
+        self.cost.preprocess += watch.lap();
+        let info = MemoryInfo::new(
+            AllocationDevice::CUDA,
+            self.config.cuda.map_or(0, |c| c.device),
+            AllocatorType::Device,
+            MemoryType::Default,
+        )
+        .map_err(|e| self.fail(e.to_string()))?;
+        // SAFETY: the buffer holds 3 x H x W f32 in device memory of the session's device,
+        // and outlives the run below; the session computes on the engine's stream, after
+        // the kernel that wrote it.
+        let input = unsafe {
+            TensorRefMut::<f32>::from_raw(
+                info,
+                buffer.ptr() as usize as *mut _,
+                Shape::new([1, 3, spec.height as i64, spec.width as i64]),
+            )
+        }
+        .map_err(|e| self.fail(e.to_string()))?;
+        self.infer(
+            input.into(),
+            &spec,
+            mapping,
+            (frame.width, frame.height),
+            &mut watch,
+        )
+    }
+
+    /// Runs the model on `input` and decodes its outputs for a frame of `size`.
+    fn infer(
+        &mut self,
+        input: SessionInputValue<'_>,
+        spec: &InputSpec,
+        mapping: Mapping,
+        size: (usize, usize),
+        watch: &mut Stopwatch,
+    ) -> Result<Vec<Detection>, DetectorError> {
+        let mut session = self.session.take().expect("session present until drop");
+        let found = (|| {
+            let run = session
+                .run(vec![(
+                    std::borrow::Cow::from(self.family.input_name()),
+                    input,
+                )])
+                .map_err(|e| self.fail(e.to_string()))?;
+            self.cost.inference += watch.lap();
+            let found = self.decode(&run, spec, mapping, size.0, size.1);
+            self.cost.postprocess += watch.lap();
+            found
+        })();
+        self.session = Some(session);
+        found
+    }
+
+    fn fail(&self, reason: String) -> DetectorError {
+        DetectorError::Inference {
             model: self.name.clone(),
             reason,
-        };
-        let session = self.session.as_mut().expect("session present until drop");
-        let input = TensorRef::from_array_view((
-            [1usize, 3, spec.height, spec.width],
-            self.tensor.as_slice(),
-        ))
-        .map_err(|e| fail(e.to_string()))?;
-        let run = session
-            .run(redact_models::ort::inputs![self.family.input_name() => input])
-            .map_err(|e| fail(e.to_string()))?;
-        self.cost.inference += watch.lap();
+        }
+    }
+
+    /// The model's outputs as detections in frame pixels (NMS, mapped back, clipped).
+    fn decode(
+        &mut self,
+        run: &SessionOutputs,
+        spec: &InputSpec,
+        mapping: Mapping,
+        width: usize,
+        height: usize,
+    ) -> Result<Vec<Detection>, DetectorError> {
         let mut outputs = Outputs::default();
         for &name in self.family.output_names() {
             let value = run
                 .get(name)
-                .ok_or_else(|| fail(format!("no output named '{name}'")))?;
+                .ok_or_else(|| self.fail(format!("no output named '{name}'")))?;
             let (shape, data) = value
                 .try_extract_tensor::<f32>()
-                .map_err(|e| fail(e.to_string()))?;
+                .map_err(|e| self.fail(e.to_string()))?;
             outputs.tensors.push(Tensor {
                 name: name.to_string(),
                 shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
@@ -238,7 +348,7 @@ impl Detector {
         self.family
             .decode(
                 &outputs,
-                &spec,
+                spec,
                 self.config.class,
                 self.config.threshold,
                 &mut self.candidates,
@@ -248,9 +358,8 @@ impl Detector {
                 error,
             })?;
         drop(outputs);
-        drop(run);
 
-        let (fw, fh) = (frame.width as f32, frame.height as f32);
+        let (fw, fh) = (width as f32, height as f32);
         let kept = nms(std::mem::take(&mut self.candidates), self.family.nms_iou());
         let mut detections = Vec::with_capacity(kept.len());
         for mut d in kept {
@@ -265,7 +374,6 @@ impl Detector {
             }
             detections.push(d);
         }
-        self.cost.postprocess += watch.lap();
         Ok(detections)
     }
 }
@@ -291,6 +399,7 @@ mod tests {
             input_size,
             input_scale,
             threads: 0,
+            cuda: None,
         }
     }
 

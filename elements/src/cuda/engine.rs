@@ -210,6 +210,12 @@ impl Engine {
         self.ctx
     }
 
+    /// The engine's stream, as an address (for ONNX Runtime's CUDA provider, which then
+    /// computes in order with the engine's kernels).
+    pub fn stream_address(&self) -> usize {
+        self.stream as usize
+    }
+
     /// The PTX architecture loaded (`compute_90` on an H100).
     pub fn arch(&self) -> &'static str {
         self.arch

@@ -18,11 +18,11 @@ use crate::algo::detector::{Detector, DetectorConfig, DetectorError};
 use crate::algo::frame::PixelFormat;
 use crate::algo::pool::OrderedPool;
 use crate::cuda::{
-    self,
+    self, CudaFrameMap, Engine,
     element::{ContextHandler, Device, Path},
 };
 use crate::roi;
-use crate::video::{frame_of, in_place_templates};
+use crate::video::{frame_of, in_place_templates, yuv_matrix};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -123,6 +123,7 @@ impl Settings {
                 input_size: self.face_input_size as usize,
                 input_scale: self.face_input_scale as f32,
                 threads: self.threads as usize,
+                cuda: None,
             });
         }
         if self.classes.contains(Classes::LICENSE_PLATE) {
@@ -134,6 +135,7 @@ impl Settings {
                 input_size: 0,
                 input_scale: 1.0,
                 threads: self.threads as usize,
+                cuda: None,
             });
         }
         configs
@@ -154,6 +156,9 @@ struct Job {
     format: PixelFormat,
     /// False for the frames `interval` skips: they only keep their place in the order.
     detect: bool,
+    /// The frame is CUDA memory of the context the GPU workers run in: build the model
+    /// input on the device and infer there (no copy of the frame to the host).
+    on_device: bool,
     index: u64,
     face_threshold: f32,
     plate_threshold: f32,
@@ -166,6 +171,7 @@ struct Done {
     size: (u32, u32),
     index: u64,
     detect: bool,
+    on_device: bool,
     found: Result<Vec<Detection>, String>,
     /// Per class, in the order of the detectors.
     cost: Vec<(ObjectClass, DetectCost)>,
@@ -173,19 +179,30 @@ struct Done {
 
 type Workers = OrderedPool<Job, Done>;
 
+/// What one worker thread owns: its model sessions and, on the GPU, the engine whose
+/// stream they compute on.
+struct Worker {
+    detectors: Vec<Detector>,
+    engine: Option<Engine>,
+}
+
 /// Runs the models of one worker on one frame (on the worker's thread).
-fn run_job(detectors: &mut [Detector], job: Job) -> Done {
+fn run_job(worker: &mut Worker, job: Job) -> Done {
     let mut cost = Vec::new();
-    let found = if job.detect {
-        detect_frame(detectors, &job, &mut cost)
-    } else {
+    let on_device = job.on_device && worker.engine.is_some();
+    let found = if !job.detect {
         Ok(Vec::new())
+    } else if on_device && let Some(engine) = worker.engine.as_mut() {
+        detect_frame_on_device(&mut worker.detectors, engine, &job, &mut cost)
+    } else {
+        detect_frame(&mut worker.detectors, &job, &mut cost)
     };
     Done {
         size: (job.info.width(), job.info.height()),
         buffer: job.buffer,
         index: job.index,
         detect: job.detect,
+        on_device,
         found,
         cost,
     }
@@ -213,6 +230,33 @@ fn detect_frame(
     Ok(detections)
 }
 
+/// Detects on a frame in CUDA memory: the kernels build each model's input on the device.
+fn detect_frame_on_device(
+    detectors: &mut [Detector],
+    engine: &mut Engine,
+    job: &Job,
+    cost: &mut Vec<(ObjectClass, DetectCost)>,
+) -> Result<Vec<Detection>, String> {
+    let map = CudaFrameMap::readable(job.buffer.as_ref(), &job.info).map_err(|e| e.to_string())?;
+    let frame = map.device_frame(job.format, yuv_matrix(&job.info));
+    let mut detections = Vec::new();
+    for detector in detectors {
+        let class = detector.config().class;
+        detector.set_threshold(match class {
+            ObjectClass::Face => job.face_threshold,
+            ObjectClass::LicensePlate => job.plate_threshold,
+        });
+        let found = detector
+            .detect_on_device(engine, &frame)
+            .map_err(|e| e.to_string());
+        cost.push((class, detector.take_cost()));
+        detections.extend(found?);
+    }
+    // Nothing of ours may still read the frame once it is unmapped and sent on.
+    engine.synchronize().map_err(|e| e.to_string())?;
+    Ok(detections)
+}
+
 struct State {
     configs: Vec<DetectorConfig>,
     /// Detectors loaded by `start` (so that a missing model fails there), handed to the
@@ -222,6 +266,8 @@ struct State {
     format: Option<PixelFormat>,
     path: Option<Path>,
     parallelism: Option<Parallelism>,
+    /// The CUDA context the workers infer in, when they run on the GPU.
+    gpu: Option<cuda::Context>,
     frames_seen: u64,
 }
 
@@ -230,6 +276,8 @@ struct State {
 struct Stats {
     frames: u64,
     detected_frames: u64,
+    /// Frames whose models ran on the GPU from device memory.
+    gpu_frames: u64,
     parallelism: Option<Parallelism>,
     cost: Vec<(ObjectClass, DetectCost)>,
 }
@@ -238,6 +286,7 @@ impl Stats {
     fn add(&mut self, done: &Done) {
         self.frames += 1;
         self.detected_frames += u64::from(done.detect);
+        self.gpu_frames += u64::from(done.detect && done.on_device);
         for &(class, cost) in &done.cost {
             match self.cost.iter_mut().find(|(c, _)| *c == class) {
                 Some((_, total)) => *total += cost,
@@ -255,6 +304,7 @@ impl Stats {
         let mut s = gst::Structure::builder("redactdetect-stats")
             .field("frames", self.frames)
             .field("detected-frames", self.detected_frames)
+            .field("gpu-frames", self.gpu_frames)
             .field("workers", p.workers as u32)
             .field("threads", p.threads as u32)
             .build();
@@ -369,7 +419,7 @@ impl ObjectImpl for RedactDetect {
                     .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
-                    .blurb("Frames seen and detected, the workers and threads in use, and per class the CPU seconds spent building model inputs (preprocess), in ONNX Runtime (inference, the calling thread only) and decoding outputs (postprocess)")
+                    .blurb("Frames seen and detected (gpu-frames: detected on the GPU from CUDA memory), the workers and threads in use, and per class the CPU seconds spent building model inputs (preprocess), in ONNX Runtime (inference, the calling thread only) and decoding outputs (postprocess)")
                     .read_only()
                     .build(),
                 cuda::element::device_spec(),
@@ -467,24 +517,110 @@ impl RedactDetect {
         }
     }
 
-    /// Starts (or keeps) the workers for a stream of this kind.
+    /// Starts (or keeps) the workers for a stream of this kind: on the GPU for CUDA memory
+    /// when ONNX Runtime's CUDA provider works (else, with `device=auto`, on the CPU, and
+    /// the element says so), on the CPU otherwise.
     fn ensure_workers(
         &self,
         state: &mut State,
         info: &gst_video::VideoInfo,
+        path: Path,
     ) -> Result<(), gst::ErrorMessage> {
         let still_image = info.fps().numer() == 0;
-        let parallelism = self.settings.lock().unwrap().parallelism(still_image);
+        let (parallelism, device) = {
+            let s = self.settings.lock().unwrap();
+            (s.parallelism(still_image), s.device)
+        };
+        let want_gpu = path == Path::Cuda;
         let mut workers = self.workers.lock().unwrap();
-        if workers.is_some() && state.parallelism == Some(parallelism) {
+        if workers.is_some()
+            && state.parallelism == Some(parallelism)
+            && state.gpu.is_some() == want_gpu
+        {
             return Ok(());
         }
         // Anything in flight was drained by the caps event that brought us here.
         *workers = None;
+        let mut sets = None;
+        state.gpu = None;
+        if want_gpu {
+            match self.gpu_workers(state, parallelism) {
+                Ok((gpu_sets, ctx)) => {
+                    sets = Some(gpu_sets);
+                    state.gpu = Some(ctx);
+                }
+                Err(e) if device == Device::Cuda => {
+                    return Err(gst::error_msg!(
+                        gst::ResourceError::NotFound,
+                        ("device=cuda, but the models cannot run on the GPU: {e}")
+                    ));
+                }
+                Err(e) => {
+                    gst::warning!(
+                        CAT,
+                        imp = self,
+                        "inference stays on the CPU (frames are read through a host mapping): {e}"
+                    );
+                    self.obj()
+                        .post_message(
+                            gst::message::Warning::builder(
+                                gst::CoreError::Failed,
+                                &format!("inference runs on the CPU: {e}"),
+                            )
+                            .src(&*self.obj())
+                            .build(),
+                        )
+                        .ok();
+                }
+            }
+        }
+        let sets = match sets {
+            Some(sets) => sets,
+            None => self.cpu_workers(state, parallelism)?,
+        };
+        gst::info!(
+            CAT,
+            imp = self,
+            "{} worker(s) on the {}, {} inference thread(s) each{}",
+            parallelism.workers,
+            if state.gpu.is_some() { "GPU" } else { "CPU" },
+            parallelism.threads,
+            if still_image { " (still image)" } else { "" }
+        );
+        for d in sets.first().map(|w| &w.detectors).into_iter().flatten() {
+            let (w, h) = d.input_size_for(info.width() as usize, info.height() as usize);
+            gst::info!(
+                CAT,
+                imp = self,
+                "{}: {}x{} frames -> {w}x{h} model input",
+                d.config().class,
+                info.width(),
+                info.height()
+            );
+        }
+        *workers = Some(
+            OrderedPool::new("redactdetect", sets, run_job).map_err(|e| {
+                gst::error_msg!(
+                    gst::ResourceError::Failed,
+                    ("cannot start the detection threads: {e}")
+                )
+            })?,
+        );
+        state.parallelism = Some(parallelism);
+        self.stats.lock().unwrap().parallelism = Some(parallelism);
+        Ok(())
+    }
+
+    /// One set of CPU sessions per worker.
+    fn cpu_workers(
+        &self,
+        state: &mut State,
+        parallelism: Parallelism,
+    ) -> Result<Vec<Worker>, gst::ErrorMessage> {
         let mut loaded = std::mem::take(&mut state.loaded);
         let mut sets = Vec::with_capacity(parallelism.workers);
         for _ in 0..parallelism.workers {
-            let mut set = Vec::with_capacity(state.configs.len());
+            let mut detectors = Vec::with_capacity(state.configs.len());
             for config in &state.configs {
                 let config = DetectorConfig {
                     threads: parallelism.threads,
@@ -500,43 +636,47 @@ impl RedactDetect {
                     None => Detector::new(config)
                         .map_err(|e| gst::error_msg!(Self::error_domain(&e), ("{e}")))?,
                 };
-                set.push(detector);
+                detectors.push(detector);
             }
-            sets.push(set);
+            sets.push(Worker {
+                detectors,
+                engine: None,
+            });
         }
-        gst::info!(
-            CAT,
-            imp = self,
-            "{} worker(s), {} inference thread(s) each{}",
-            parallelism.workers,
-            parallelism.threads,
-            if still_image { " (still image)" } else { "" }
-        );
-        for d in sets.first().into_iter().flatten() {
-            let (w, h) = d.input_size_for(info.width() as usize, info.height() as usize);
-            gst::info!(
-                CAT,
-                imp = self,
-                "{}: {}x{} frames -> {w}x{h} model input",
-                d.config().class,
-                info.width(),
-                info.height()
-            );
+        Ok(sets)
+    }
+
+    /// One engine (a CUDA stream in the primary context, which ONNX Runtime uses) and one
+    /// set of CUDA sessions computing on it per worker.
+    fn gpu_workers(
+        &self,
+        state: &State,
+        parallelism: Parallelism,
+    ) -> Result<(Vec<Worker>, cuda::Context), String> {
+        let ctx = cuda::CudaContext::primary()
+            .map_err(|e| e.to_string())?
+            .handle();
+        let mut sets = Vec::with_capacity(parallelism.workers);
+        for _ in 0..parallelism.workers {
+            let engine = Engine::new(ctx).map_err(|e| e.to_string())?;
+            let mut detectors = Vec::with_capacity(state.configs.len());
+            for config in &state.configs {
+                let config = DetectorConfig {
+                    threads: 1,
+                    cuda: Some(redact_models::CudaProvider {
+                        device: 0,
+                        stream: engine.stream_address(),
+                    }),
+                    ..config.clone()
+                };
+                detectors.push(Detector::new(config).map_err(|e| e.to_string())?);
+            }
+            sets.push(Worker {
+                detectors,
+                engine: Some(engine),
+            });
         }
-        *workers = Some(
-            OrderedPool::new("redactdetect", sets, |set: &mut Vec<Detector>, job| {
-                run_job(set, job)
-            })
-            .map_err(|e| {
-                gst::error_msg!(
-                    gst::ResourceError::Failed,
-                    ("cannot start the detection threads: {e}")
-                )
-            })?,
-        );
-        state.parallelism = Some(parallelism);
-        self.stats.lock().unwrap().parallelism = Some(parallelism);
-        Ok(())
+        Ok((sets, ctx))
     }
 
     /// Frames the element holds before the stream thread waits: one being detected and
@@ -672,6 +812,7 @@ impl BaseTransformImpl for RedactDetect {
             format: None,
             path: None,
             parallelism: None,
+            gpu: None,
             frames_seen: 0,
         });
         Ok(())
@@ -705,20 +846,11 @@ impl BaseTransformImpl for RedactDetect {
                     gst::loggable_error!(CAT, "{e}")
                 },
             )?;
-        if path == Path::Cuda {
-            // Until inference runs on the GPU, the models read the frame through a host
-            // mapping (GStreamer downloads it); the frame itself stays in CUDA memory.
-            gst::info!(
-                CAT,
-                imp = self,
-                "CUDA memory: frames are read through a host mapping for the CPU models"
-            );
-        }
         let mut guard = self.state.lock().unwrap();
         let state = guard
             .as_mut()
             .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
-        if let Err(e) = self.ensure_workers(state, &info) {
+        if let Err(e) = self.ensure_workers(state, &info, path) {
             self.post_error_message(e);
             return Err(gst::loggable_error!(CAT, "cannot start the detectors"));
         }
@@ -841,13 +973,14 @@ impl BaseTransformImpl for RedactDetect {
                 };
                 let index = state.frames_seen;
                 state.frames_seen += 1;
-                if state.path == Some(Path::Cuda) && cuda::memory_context(&buffer).is_none() {
-                    // The models read every frame through a host mapping, so this works; it
-                    // only means the CUDA path is not zero-copy for this buffer.
+                // On the GPU when the frame is CUDA memory of the workers' context; else
+                // the models read it through a host mapping (it works, but copies).
+                let on_device = state.gpu.is_some() && cuda::memory_context(&buffer) == state.gpu;
+                if state.path == Some(Path::Cuda) && !on_device {
                     gst::debug!(
                         CAT,
                         imp = self,
-                        "frame {index}: CUDA caps, but not CUDA memory"
+                        "frame {index}: read through a host mapping (not CUDA memory of the inference context)"
                     );
                 }
                 let detect = index % interval as u64 == 0;
@@ -863,6 +996,7 @@ impl BaseTransformImpl for RedactDetect {
                     info,
                     format,
                     detect,
+                    on_device,
                     index,
                     face_threshold,
                     plate_threshold,
