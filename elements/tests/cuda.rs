@@ -525,6 +525,8 @@ type FrameRegions = Vec<(String, i32, (u32, u32, u32, u32))>;
 #[derive(Default)]
 struct Run {
     frames: Vec<Vec<u8>>,
+    /// What redactdetect found (at redacttrack's sink) and what redactmask masked.
+    detections: Vec<FrameRegions>,
     regions: Vec<FrameRegions>,
     cuda_buffers: usize,
     other_buffers: usize,
@@ -560,24 +562,29 @@ fn run_pipeline(description: &str, probed: &[&str]) -> Run {
                 gst::PadProbeReturn::Ok
             });
     }
-    let regions = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let r = regions.clone();
-    pipeline
-        .by_name("mask")
-        .unwrap()
-        .static_pad("sink")
-        .unwrap()
-        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            if let Some(gst::PadProbeData::Buffer(b)) = &info.data {
-                let mut rois: Vec<_> = b
-                    .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-                    .map(|m| (m.roi_type().to_string(), m.id(), m.rect()))
-                    .collect();
-                rois.sort();
-                r.lock().unwrap().push(rois);
-            }
-            gst::PadProbeReturn::Ok
-        });
+    let collect = |element: &str| {
+        let found = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let r = found.clone();
+        pipeline
+            .by_name(element)
+            .unwrap()
+            .static_pad("sink")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if let Some(gst::PadProbeData::Buffer(b)) = &info.data {
+                    let mut rois: Vec<_> = b
+                        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+                        .map(|m| (m.roi_type().to_string(), m.id(), m.rect()))
+                        .collect();
+                    rois.sort();
+                    r.lock().unwrap().push(rois);
+                }
+                gst::PadProbeReturn::Ok
+            });
+        found
+    };
+    let detections = collect("track");
+    let regions = collect("mask");
     let sink = support::appsink(&pipeline);
     let start = std::time::Instant::now();
     pipeline.set_state(gst::State::Playing).unwrap();
@@ -616,6 +623,7 @@ fn run_pipeline(description: &str, probed: &[&str]) -> Run {
         .unwrap();
     pipeline.set_state(gst::State::Null).unwrap();
     run.regions = std::mem::take(&mut *regions.lock().unwrap());
+    run.detections = std::mem::take(&mut *detections.lock().unwrap());
     let c = *counts.lock().unwrap();
     (run.cuda_buffers, run.other_buffers) = c;
     run
@@ -689,21 +697,31 @@ fn compare(label: &str, cuda_run: &Run, cpu_run: &Run) {
         }
     }
     let inference = if cuda_run.gpu_frames > 0 {
-        let (unpaired, offset) = pair_regions(&cuda_run.regions, &cpu_run.regions);
+        // ONNX Runtime's CUDA provider computes slightly differently: a detection near the
+        // threshold may come or go, and the tracker then adds or drops a track's boxes.
+        let found: usize = cpu_run.detections.iter().map(Vec::len).sum();
+        let (unpaired, offset) = pair_regions(&cuda_run.detections, &cpu_run.detections);
+        let (unpaired_masked, offset_masked) = pair_regions(&cuda_run.regions, &cpu_run.regions);
+        let text = format!(
+            "models on the GPU in the CUDA run ({} frames): detections vs CPU: {unpaired} of {found} unpaired, paired ones within {offset} px; masked regions (after tracking) vs CPU: {unpaired_masked} of {masked} unpaired, paired ones within {offset_masked} px",
+            cuda_run.gpu_frames
+        );
+        println!("GPU-CHECK pipeline {label}: {text}");
         assert_eq!(
             cuda_run.gpu_frames as usize,
             cuda_run.frames.len(),
             "{label}: every frame detected on the GPU"
         );
         assert!(
-            unpaired * 50 <= masked,
-            "{label}: {unpaired} of {masked} regions differ between GPU and CPU inference"
+            unpaired * 33 <= found,
+            "{label}: {unpaired} of {found} detections differ between GPU and CPU inference"
         );
-        assert!(offset <= 4, "{label}: regions differ by {offset} px");
-        format!(
-            "models on the GPU in the CUDA run ({} frames): regions vs CPU: {unpaired} of {masked} unpaired, paired ones within {offset} px",
-            cuda_run.gpu_frames
-        )
+        assert!(offset <= 2, "{label}: detections differ by {offset} px");
+        assert!(
+            unpaired_masked * 7 <= masked,
+            "{label}: {unpaired_masked} of {masked} masked regions differ"
+        );
+        text
     } else {
         assert_eq!(
             cuda_run.regions, cpu_run.regions,
