@@ -169,30 +169,6 @@ fn gpu() -> Option<Context> {
     }
 }
 
-/// A photo from the shared data as interleaved RGB, decoded by GStreamer.
-fn photo(path: &Path) -> (usize, usize, Vec<u8>) {
-    let pipeline = support::pipeline(&format!(
-        "filesrc location=\"{}\" ! jpegdec ! videoconvert ! video/x-raw,format=RGB ! \
-         appsink name=sink",
-        path.display()
-    ));
-    let sink = support::appsink(&pipeline);
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let sample = sink.pull_sample().expect("a decoded photo");
-    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info)
-        .unwrap();
-    let (w, h) = (info.width() as usize, info.height() as usize);
-    let stride = info.stride()[0] as usize;
-    let data = frame.plane_data(0).unwrap();
-    let rgb = (0..h)
-        .flat_map(|y| data[y * stride..y * stride + 3 * w].iter().copied())
-        .collect();
-    drop(frame);
-    pipeline.set_state(gst::State::Null).unwrap();
-    (w, h, rgb)
-}
-
 /// The frames the kernel tests use: group photos and a car, in each GPU format.
 fn test_frames(data: &Path) -> Vec<(String, OwnedFrame)> {
     let mut frames = Vec::new();
@@ -201,7 +177,7 @@ fn test_frames(data: &Path) -> Vec<(String, OwnedFrame)> {
         "faces-dlib/2009_004587.jpg",
         "plates-openalpr-eu/eu1.jpg",
     ] {
-        let (w, h, rgb) = photo(&data.join(name));
+        let (w, h, rgb) = support::decode_rgb(&data.join(name));
         for format in [
             PixelFormat::Nv12,
             PixelFormat::I420,

@@ -9,32 +9,6 @@ use redact_elements::algo::detection::{Detection, ObjectClass};
 use redact_elements::algo::detector::{Detector, DetectorConfig};
 use redact_elements::algo::frame::{OwnedFrame, PixelFormat, YuvMatrix};
 
-/// Decodes an image file to packed RGB with GStreamer.
-fn decode_rgb(path: &std::path::Path) -> (usize, usize, Vec<u8>) {
-    support::init();
-    let pipeline = support::pipeline(&format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink",
-        path.display()
-    ));
-    let sink = support::appsink(&pipeline);
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let sample = sink.pull_sample().expect("one decoded frame");
-    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info)
-        .unwrap();
-    let (w, h, stride) = (
-        info.width() as usize,
-        info.height() as usize,
-        info.stride()[0] as usize,
-    );
-    let data = frame.plane_data(0).unwrap();
-    let rgb = (0..h)
-        .flat_map(|y| data[y * stride..y * stride + 3 * w].iter().copied())
-        .collect();
-    pipeline.set_state(gst::State::Null).unwrap();
-    (w, h, rgb)
-}
-
 fn detector(class: ObjectClass) -> Detector {
     let model = match class {
         ObjectClass::Face => "yunet-n",
@@ -88,7 +62,7 @@ fn detector_gives_the_same_boxes_for_every_format() {
         ("faces-dlib/2008_004176.jpg", ObjectClass::Face),
         ("plates-openalpr-eu/eu1.jpg", ObjectClass::LicensePlate),
     ] {
-        let (w, h, rgb) = decode_rgb(&data.join(image));
+        let (w, h, rgb) = support::decode_rgb(&data.join(image));
         let mut det = detector(class);
         let reference = det
             .detect(&OwnedFrame::from_rgb(PixelFormat::Rgb, w, h, &rgb, YuvMatrix::BT601).view())

@@ -216,18 +216,7 @@ fn detect_frame(
     let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(job.buffer.as_ref(), &job.info)
         .map_err(|_| "could not map the frame for reading".to_string())?;
     let frame = frame_of(&vframe, job.format).map_err(|e| format!("bad frame layout: {e}"))?;
-    let mut detections = Vec::new();
-    for detector in detectors {
-        let class = detector.config().class;
-        detector.set_threshold(match class {
-            ObjectClass::Face => job.face_threshold,
-            ObjectClass::LicensePlate => job.plate_threshold,
-        });
-        let found = detector.detect(&frame).map_err(|e| e.to_string());
-        cost.push((class, detector.take_cost()));
-        detections.extend(found?);
-    }
-    Ok(detections)
+    run_detectors(detectors, job, cost, |d| d.detect(&frame))
 }
 
 /// Detects on a frame in CUDA memory: the kernels build each model's input on the device.
@@ -239,6 +228,19 @@ fn detect_frame_on_device(
 ) -> Result<Vec<Detection>, String> {
     let map = CudaFrameMap::readable(job.buffer.as_ref(), &job.info).map_err(|e| e.to_string())?;
     let frame = map.device_frame(job.format, yuv_matrix(&job.info));
+    let detections = run_detectors(detectors, job, cost, |d| d.detect_on_device(engine, &frame))?;
+    // Nothing of ours may still read the frame once it is unmapped and sent on.
+    engine.synchronize().map_err(|e| e.to_string())?;
+    Ok(detections)
+}
+
+/// Runs each model of a worker with the frame's thresholds, adding up what each cost.
+fn run_detectors(
+    detectors: &mut [Detector],
+    job: &Job,
+    cost: &mut Vec<(ObjectClass, DetectCost)>,
+    mut detect: impl FnMut(&mut Detector) -> Result<Vec<Detection>, DetectorError>,
+) -> Result<Vec<Detection>, String> {
     let mut detections = Vec::new();
     for detector in detectors {
         let class = detector.config().class;
@@ -246,14 +248,10 @@ fn detect_frame_on_device(
             ObjectClass::Face => job.face_threshold,
             ObjectClass::LicensePlate => job.plate_threshold,
         });
-        let found = detector
-            .detect_on_device(engine, &frame)
-            .map_err(|e| e.to_string());
+        let found = detect(detector).map_err(|e| e.to_string());
         cost.push((class, detector.take_cost()));
         detections.extend(found?);
     }
-    // Nothing of ours may still read the frame once it is unmapped and sent on.
-    engine.synchronize().map_err(|e| e.to_string())?;
     Ok(detections)
 }
 

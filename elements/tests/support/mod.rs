@@ -60,3 +60,29 @@ pub fn latency(description: &str) -> (bool, gst::ClockTime) {
     pipeline.set_state(gst::State::Null).unwrap();
     (live, min)
 }
+
+/// Decodes an image file to packed RGB with GStreamer.
+pub fn decode_rgb(path: &std::path::Path) -> (usize, usize, Vec<u8>) {
+    init();
+    let pipeline = pipeline(&format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink",
+        path.display()
+    ));
+    let sink = appsink(&pipeline);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let sample = sink.pull_sample().expect("one decoded frame");
+    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info)
+        .unwrap();
+    let (w, h, stride) = (
+        info.width() as usize,
+        info.height() as usize,
+        info.stride()[0] as usize,
+    );
+    let data = frame.plane_data(0).unwrap();
+    let rgb = (0..h)
+        .flat_map(|y| data[y * stride..y * stride + 3 * w].iter().copied())
+        .collect();
+    pipeline.set_state(gst::State::Null).unwrap();
+    (w, h, rgb)
+}
