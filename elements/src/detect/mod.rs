@@ -13,10 +13,12 @@
 //!
 //! The frame is read in its own format (I420, NV12, RGB, BGR, RGBA, BGRA, RGBx, BGRx,
 //! GRAY8): no `videoconvert` is needed in front of the element. The same formats are
-//! accepted in CUDA memory (`video/x-raw(memory:CUDAMemory)`, e.g. after `nvh264dec`); the
-//! buffer stays there and the models read it through a host mapping until inference runs
-//! on the GPU. `device` (`auto`, `cpu`, `cuda`) restricts the memory kinds; see
-//! `crate::cuda` for the CUDA context the elements share.
+//! accepted in CUDA memory (`video/x-raw(memory:CUDAMemory)`, e.g. after `nvh264dec`): a
+//! kernel builds each model's input in device memory and ONNX Runtime's CUDA provider runs
+//! the model there, when the runtime is ONNX Runtime's CUDA build; otherwise the element
+//! posts a warning and the models read the frame through a host mapping on the CPU.
+//! `device` (`auto`, `cpu`, `cuda`) restricts the memory kinds (`cuda` also refuses CPU
+//! inference); see `crate::cuda` for the CUDA context the elements share.
 //!
 //! ## The metadata contract
 //!
