@@ -102,6 +102,9 @@ fn environment() -> Result<&'static ort::environment::Environment, RuntimeError>
                     tried: tried.clone(),
                 }
             })?;
+            if let Some(dir) = path.parent() {
+                preload_cuda_libraries(&dir.join("cuda"));
+            }
             let builder = ort::init_from(&path).map_err(|e| RuntimeError::Load {
                 path: path.clone(),
                 reason: e.to_string(),
@@ -115,6 +118,42 @@ fn environment() -> Result<&'static ort::environment::Environment, RuntimeError>
                 })
         });
     outcome.as_ref().map_err(Clone::clone)
+}
+
+/// Loads the CUDA libraries that `models/install --gpu` put beside ONNX Runtime's CUDA
+/// build (`cuda/`), so that its CUDA provider finds them without a library path: once a
+/// library with a soname is loaded, the dynamic linker reuses it. Dependencies among them
+/// are met by loading in rounds until none more loads; what does not load (e.g. on a
+/// machine without the driver) is left for the provider's registration to report.
+fn preload_cuda_libraries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut pending: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    pending.sort();
+    loop {
+        let before = pending.len();
+        pending.retain(|lib| {
+            // SAFETY: libraries from the sha256-checked NVIDIA wheels; RTLD_GLOBAL so the
+            // provider's own dlopen of them by soname finds them.
+            match unsafe {
+                libloading::os::unix::Library::open(
+                    Some(lib),
+                    libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL,
+                )
+            } {
+                Ok(loaded) => {
+                    // Kept for the life of the process.
+                    std::mem::forget(loaded);
+                    false
+                }
+                Err(_) => true,
+            }
+        });
+        if pending.is_empty() || pending.len() == before {
+            break;
+        }
+    }
 }
 
 /// How a session is built. `threads` = 0 lets ONNX Runtime pick (one per core).
@@ -131,7 +170,7 @@ pub struct SessionOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CudaProvider {
     pub device: i32,
-    /// A `CUstream`, as an address.
+    /// A `CUstream`, as an address; 0: ONNX Runtime's own stream.
     pub stream: usize,
 }
 
@@ -172,11 +211,10 @@ pub fn load_session(path: &Path, options: SessionOptions) -> Result<Session, Run
         use ort::ep::ExecutionProvider as _;
         // SAFETY: the stream is a live CUstream of the caller's, who keeps it for as long as
         // the session (the pool key holds its address, so a session never meets another).
-        let provider = unsafe {
-            ort::ep::CUDA::default()
-                .with_device_id(cuda.device)
-                .with_compute_stream(cuda.stream as *mut ())
-        };
+        let mut provider = ort::ep::CUDA::default().with_device_id(cuda.device);
+        if cuda.stream != 0 {
+            provider = unsafe { provider.with_compute_stream(cuda.stream as *mut ()) };
+        }
         provider
             .register(&mut builder)
             .map_err(|e| RuntimeError::CudaProvider {
