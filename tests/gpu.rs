@@ -4,76 +4,16 @@
 //! ONNX Runtime's GPU build (`models/install --gpu`, or gpu/check's carried one); elsewhere
 //! it prints SKIPPED. Prints `GPU-CHECK` lines for the device report.
 
-mod common;
-
-use std::path::Path;
+// The element tests' helpers: decoding a photo, the GPU, uploading pitched frames.
+#[path = "../elements/tests/support/mod.rs"]
+mod support;
 
 use redact::eval::{Dataset, iou, load, match_boxes};
 use redact_elements::algo::detection::ObjectClass;
 use redact_elements::algo::detector::{Detector, DetectorConfig};
 use redact_elements::algo::frame::{OwnedFrame, PixelFormat, YuvMatrix};
-use redact_elements::cuda::{self, Context, DeviceFrame, Engine};
+use redact_elements::cuda::Engine;
 use redact_models::CudaProvider;
-
-/// An image decoded by GStreamer, as NV12 (what a decoder gives the elements).
-fn nv12(path: &Path) -> OwnedFrame {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! \
-         appsink name=sink",
-        path.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    use gst::prelude::*;
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let sample = sink.pull_sample().expect("a decoded image");
-    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info)
-        .unwrap();
-    let (w, h, stride) = (
-        info.width() as usize,
-        info.height() as usize,
-        info.stride()[0] as usize,
-    );
-    let data = frame.plane_data(0).unwrap();
-    let rgb: Vec<u8> = (0..h)
-        .flat_map(|y| data[y * stride..y * stride + 3 * w].iter().copied())
-        .collect();
-    drop(frame);
-    pipeline.set_state(gst::State::Null).unwrap();
-    OwnedFrame::from_rgb(PixelFormat::Nv12, w, h, &rgb, YuvMatrix::BT601)
-}
-
-/// The frame's planes on the device (tight pitches), kept alive with the frame.
-fn upload(engine: &Engine, f: &OwnedFrame) -> (Vec<cuda::DeviceBuffer>, DeviceFrame) {
-    let mut frame = DeviceFrame {
-        format: f.format,
-        width: f.width,
-        height: f.height,
-        planes: [0; 3],
-        pitches: [0; 3],
-        yuv: f.yuv,
-    };
-    let bufs: Vec<_> = f
-        .planes
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let b = engine.upload(p).unwrap();
-            frame.planes[i] = b.ptr();
-            frame.pitches[i] = f.strides[i];
-            b
-        })
-        .collect();
-    (bufs, frame)
-}
 
 fn config(class: ObjectClass, cuda: Option<CudaProvider>) -> DetectorConfig {
     let face = class == ObjectClass::Face;
@@ -106,14 +46,10 @@ fn boxes(found: &[redact_elements::algo::detection::Detection]) -> Vec<[f64; 4]>
 
 #[test]
 fn gpu_detection_recall_equals_the_cpu_on_the_annotated_sets() {
-    let Some(data) = common::shared_data() else {
+    let Some(data) = support::shared_data() else {
         return;
     };
-    if let Err(e) = cuda::driver() {
-        eprintln!("SKIPPED: no GPU here ({e})");
-        return;
-    }
-    let (ctx, _) = Context::primary(0).unwrap();
+    let Some(ctx) = support::gpu() else { return };
     let mut engine = Engine::new(ctx).unwrap();
     let provider = CudaProvider {
         device: 0,
@@ -140,13 +76,15 @@ fn gpu_detection_recall_equals_the_cpu_on_the_annotated_sets() {
         let (mut boxes_cpu, mut boxes_gpu, mut paired, mut worst_offset) = (0, 0, 0, 0.0f64);
         let (mut t_cpu, mut t_gpu) = (0.0, 0.0);
         for s in &samples {
-            let frame = nv12(&s.file);
+            // NV12, what a decoder gives the elements, pitched as a decoder pitches it.
+            let (w, h, rgb) = support::decode_rgb(&s.file);
+            let frame = OwnedFrame::from_rgb(PixelFormat::Nv12, w, h, &rgb, YuvMatrix::BT601);
             let start = std::time::Instant::now();
             let a = boxes(&cpu.detect(&frame.view()).unwrap());
             t_cpu += start.elapsed().as_secs_f64();
-            let (_bufs, device) = upload(&engine, &frame);
+            let up = support::upload(&engine, &frame);
             let start = std::time::Instant::now();
-            let b = boxes(&gpu.detect_on_device(&mut engine, &device).unwrap());
+            let b = boxes(&gpu.detect_on_device(&mut engine, &up.frame).unwrap());
             t_gpu += start.elapsed().as_secs_f64();
             truths += s.boxes.len();
             found_cpu += match_boxes(&s.boxes, &a, 0.5)

@@ -12,7 +12,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use gst::prelude::*;
-use redact_elements::algo::detection::ObjectClass;
+use redact_elements::algo::detection::{BBox, ObjectClass};
 use redact_elements::algo::detector::{Detector, DetectorConfig};
 use redact_elements::algo::families::family_for;
 use redact_elements::algo::frame::{OwnedFrame, PixelFormat, YuvMatrix};
@@ -21,7 +21,7 @@ use redact_elements::algo::mask::{
 };
 use redact_elements::algo::preprocess::Preprocessor;
 use redact_elements::algo::track::luma_sample;
-use redact_elements::cuda::{self, Context, DeviceBuffer, DeviceFrame, Engine};
+use redact_elements::cuda::{self, DeviceBuffer, Engine};
 
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -158,17 +158,6 @@ fn deep_decoder_output_is_refused_with_a_clear_message() {
 
 // ---- on a GPU -------------------------------------------------------------------------
 
-/// The primary context, or `None` (with a SKIPPED line) where there is no GPU.
-fn gpu() -> Option<Context> {
-    match cuda::driver() {
-        Ok(()) => Some(Context::primary(0).expect("primary context").0),
-        Err(e) => {
-            eprintln!("SKIPPED: no GPU here ({e})");
-            None
-        }
-    }
-}
-
 /// The frames the kernel tests use: group photos and a car, in each GPU format.
 fn test_frames(data: &Path) -> Vec<(String, OwnedFrame)> {
     let mut frames = Vec::new();
@@ -191,60 +180,6 @@ fn test_frames(data: &Path) -> Vec<(String, OwnedFrame)> {
         }
     }
     frames
-}
-
-/// A frame uploaded with each row padded to a multiple of 512 bytes, as decoders pitch
-/// them.
-struct Uploaded {
-    planes: Vec<DeviceBuffer>,
-    frame: DeviceFrame,
-}
-
-fn upload(engine: &Engine, f: &OwnedFrame) -> Uploaded {
-    let mut planes = Vec::new();
-    let mut frame = DeviceFrame {
-        format: f.format,
-        width: f.width,
-        height: f.height,
-        planes: [0; 3],
-        pitches: [0; 3],
-        yuv: f.yuv,
-    };
-    for (i, data) in f.planes.iter().enumerate() {
-        let (row, rows) = f.format.plane_extent(i, f.width, f.height);
-        let pitch = row.div_ceil(512) * 512;
-        let mut pitched = vec![0xA5u8; pitch * rows];
-        for y in 0..rows {
-            pitched[y * pitch..y * pitch + row]
-                .copy_from_slice(&data[y * f.strides[i]..y * f.strides[i] + row]);
-        }
-        let buf = engine.upload(&pitched).unwrap();
-        // The copy has landed before any kernel runs.
-        let mut back = vec![0u8; pitched.len()];
-        engine.download(&buf, &mut back).unwrap();
-        assert!(back == pitched, "the upload came back changed");
-        frame.planes[i] = buf.ptr();
-        frame.pitches[i] = pitch;
-        planes.push(buf);
-    }
-    Uploaded { planes, frame }
-}
-
-/// The planes back, tight (same layout as the `OwnedFrame`'s).
-fn download(engine: &Engine, u: &Uploaded, like: &OwnedFrame) -> Vec<Vec<u8>> {
-    u.planes
-        .iter()
-        .enumerate()
-        .map(|(i, buf)| {
-            let (row, rows) = like.format.plane_extent(i, like.width, like.height);
-            let pitch = u.frame.pitches[i];
-            let mut pitched = vec![0u8; pitch * rows];
-            engine.download(buf, &mut pitched).unwrap();
-            (0..rows)
-                .flat_map(|y| pitched[y * pitch..y * pitch + row].iter().copied())
-                .collect()
-        })
-        .collect()
 }
 
 /// Face boxes the CPU detector finds, padded as redactmask pads them, plus regions that
@@ -346,7 +281,7 @@ fn gpu_mask_kernels_match_the_cpu_on_real_frames() {
     let Some(data) = support::shared_data() else {
         return;
     };
-    let Some(ctx) = gpu() else { return };
+    let Some(ctx) = support::gpu() else { return };
     let mut engine = Engine::new(ctx).unwrap();
     let mut detector = face_detector();
     let mut scratch = Scratch::default();
@@ -374,12 +309,10 @@ fn gpu_mask_kernels_match_the_cpu_on_real_frames() {
                 }
             }
             // The kernels, on a pitched copy.
-            let up = upload(&engine, &original);
-            for r in &regions {
-                engine.mask_region(&up.frame, *r, &style).unwrap();
-            }
+            let up = support::upload(&engine, &original);
+            engine.mask_regions(&up.frame, &regions, &style).unwrap();
             engine.synchronize().unwrap();
-            let gpu = download(&engine, &up, &original);
+            let gpu = support::download(&engine, &up, &original);
             let mut worst = 0u8;
             for (p, gpu_plane) in gpu.iter().enumerate() {
                 for ((&g, &c), &o) in gpu_plane
@@ -421,7 +354,7 @@ fn gpu_preprocessing_matches_the_cpu_on_real_frames() {
     let Some(data) = support::shared_data() else {
         return;
     };
-    let Some(ctx) = gpu() else { return };
+    let Some(ctx) = support::gpu() else { return };
     let mut engine = Engine::new(ctx).unwrap();
     let mut pre = Preprocessor::new();
     let mut cpu_tensor = Vec::new();
@@ -438,7 +371,7 @@ fn gpu_preprocessing_matches_the_cpu_on_real_frames() {
         ] {
             let spec = family_for(family).unwrap().input_spec(fw, fh, long, fixed);
             let cpu_mapping = pre.fill_tensor(&frame.view(), &spec, &mut cpu_tensor);
-            let up = upload(&engine, &frame);
+            let up = support::upload(&engine, &frame);
             let out = DeviceBuffer::new(ctx, 3 * spec.width * spec.height * 4).unwrap();
             let mapping = engine.preprocess(&up.frame, &spec, &out).unwrap();
             engine.synchronize().unwrap();
@@ -469,11 +402,11 @@ fn gpu_luma_sample_matches_the_cpu_on_real_frames() {
     let Some(data) = support::shared_data() else {
         return;
     };
-    let Some(ctx) = gpu() else { return };
+    let Some(ctx) = support::gpu() else { return };
     let mut engine = Engine::new(ctx).unwrap();
     let mut worst = 0u8;
     for (name, frame) in test_frames(&data) {
-        let up = upload(&engine, &frame);
+        let up = support::upload(&engine, &frame);
         let gpu = engine.luma_sample(&up.frame).unwrap();
         let cpu = luma_sample(&frame.view());
         assert_eq!(gpu.len(), cpu.len(), "{name}");
@@ -605,6 +538,10 @@ fn run_pipeline(description: &str, probed: &[&str]) -> Run {
     run
 }
 
+fn bbox((x, y, w, h): (u32, u32, u32, u32)) -> BBox {
+    BBox::new(x as f32, y as f32, w as f32, h as f32)
+}
+
 /// Regions of two runs paired frame by frame (same type, IoU >= 0.5): how many are left
 /// unpaired, and the largest corner offset of a pair, in pixels.
 fn pair_regions(a: &[FrameRegions], b: &[FrameRegions]) -> (usize, u32) {
@@ -616,7 +553,7 @@ fn pair_regions(a: &[FrameRegions], b: &[FrameRegions]) -> (usize, u32) {
                 .iter()
                 .enumerate()
                 .filter(|(i, (tb, _, _))| !used[*i] && tb == ta)
-                .map(|(i, (_, _, rb))| (i, rect_iou(*ra, *rb), *rb))
+                .map(|(i, (_, _, rb))| (i, bbox(*ra).iou(&bbox(*rb)), *rb))
                 .max_by(|x, y| x.1.total_cmp(&y.1));
             match best {
                 Some((i, v, rb)) if v >= 0.5 => {
@@ -635,14 +572,6 @@ fn pair_regions(a: &[FrameRegions], b: &[FrameRegions]) -> (usize, u32) {
         unpaired += used.iter().filter(|u| !**u).count();
     }
     (unpaired, worst)
-}
-
-fn rect_iou(a: (u32, u32, u32, u32), b: (u32, u32, u32, u32)) -> f32 {
-    let (ax1, ay1, bx1, by1) = (a.0 + a.2, a.1 + a.3, b.0 + b.2, b.1 + b.3);
-    let iw = ax1.min(bx1).saturating_sub(a.0.max(b.0)) as f32;
-    let ih = ay1.min(by1).saturating_sub(a.1.max(b.1)) as f32;
-    let inter = iw * ih;
-    inter / ((a.2 * a.3 + b.2 * b.3) as f32 - inter)
 }
 
 /// With the models on the CPU in both runs, the outputs must be identical; with them on

@@ -88,10 +88,11 @@ pub fn path_for(caps: &gst::CapsRef) -> Result<Path, CudaError> {
         return Ok(Path::System);
     }
     usable().map_err(|e| CudaError(format!("CUDA memory was negotiated, but {e}")))?;
-    if super::engine::PTX.iter().all(|(_, ptx)| ptx.is_empty()) {
-        return Err(CudaError(
-            "CUDA memory was negotiated, but this build has no CUDA kernels: NVRTC was not found when it was built; run models/install, then build again".into(),
-        ));
+    if !super::engine::kernels_built() {
+        return Err(CudaError(format!(
+            "CUDA memory was negotiated, but {}",
+            super::engine::NO_KERNELS
+        )));
     }
     Ok(Path::Cuda)
 }

@@ -36,6 +36,9 @@ pub const PTX: [(&str, &str); 3] = [
     ),
 ];
 
+/// Why the CUDA path cannot run on a build without kernels.
+pub const NO_KERNELS: &str = "this build has no CUDA kernels: NVRTC was not found when it was built; run models/install, then build again";
+
 /// Every kernel the engine launches (the test checks each is in the PTX).
 pub const KERNELS: [&str; 9] = [
     "mask_load",
@@ -62,10 +65,15 @@ enum Kernel {
     LumaSample,
 }
 
+/// Whether this build carries the kernels (`build.rs` found NVRTC).
+pub fn kernels_built() -> bool {
+    PTX.iter().all(|(_, ptx)| !ptx.is_empty())
+}
+
 /// The PTX for a device of compute capability `cc`: the newest architecture it runs.
-pub fn ptx_for(cc: (i32, i32)) -> Result<(&'static str, &'static str), CudaError> {
+fn ptx_for(cc: (i32, i32)) -> Result<&'static str, CudaError> {
     let version = cc.0 * 10 + cc.1;
-    let (arch, ptx) = PTX
+    let (_, ptx) = PTX
         .iter()
         .rev()
         .find(|(arch, _)| {
@@ -80,12 +88,10 @@ pub fn ptx_for(cc: (i32, i32)) -> Result<(&'static str, &'static str), CudaError
                 cc.0, cc.1
             ))
         })?;
-    if ptx.is_empty() {
-        return Err(CudaError(
-            "this build has no CUDA kernels: NVRTC was not found when it was built; run models/install, then build again".into(),
-        ));
+    if !kernels_built() {
+        return Err(CudaError(NO_KERNELS.into()));
     }
-    Ok((arch, ptx))
+    Ok(ptx)
 }
 
 /// A frame in device memory: up to three pitched planes, in the layout of `format`.
@@ -135,7 +141,6 @@ fn grid(n: usize, block: u32) -> u32 {
 
 pub struct Engine {
     ctx: Context,
-    arch: &'static str,
     module: sys::CUmodule,
     functions: Vec<sys::CUfunction>,
     stream: sys::CUstream,
@@ -151,10 +156,7 @@ unsafe impl Send for Engine {}
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("ctx", &self.ctx)
-            .field("arch", &self.arch)
-            .finish()
+        f.debug_struct("Engine").field("ctx", &self.ctx).finish()
     }
 }
 
@@ -162,7 +164,7 @@ impl Engine {
     /// Loads the kernels into `ctx` (the driver JIT-compiles the PTX for the device) and
     /// creates a stream that does not wait on the legacy default stream.
     pub fn new(ctx: Context) -> Result<Engine, CudaError> {
-        let (arch, ptx) = ptx_for(ctx.compute_capability()?)?;
+        let ptx = ptx_for(ctx.compute_capability()?)?;
         let _current = ctx.enter()?;
         let image = CString::new(ptx).map_err(|_| CudaError("PTX holds a NUL byte".into()))?;
         // SAFETY: a NUL-terminated PTX image.
@@ -196,7 +198,6 @@ impl Engine {
         )?;
         Ok(Engine {
             ctx,
-            arch,
             module,
             functions,
             stream,
@@ -214,11 +215,6 @@ impl Engine {
     /// computes in order with the engine's kernels).
     pub fn stream_address(&self) -> usize {
         self.stream as usize
-    }
-
-    /// The PTX architecture loaded (`compute_90` on an H100).
-    pub fn arch(&self) -> &'static str {
-        self.arch
     }
 
     /// Waits until everything queued on the engine's stream is done. Call it before the
@@ -292,9 +288,10 @@ impl Engine {
         let f = self.functions[kernel as usize];
         // SAFETY: the arguments match the kernel's signature in kernels.cu and live until
         // cuLaunchKernel returns (it copies them); the caller has made the context current.
+        // The kernel's name says what failed (no message is built when nothing does).
         check(
             unsafe { result::launch_kernel(f, grid, block, 0, self.stream, &mut params) },
-            &format!("launching {}", KERNELS[kernel as usize]),
+            KERNELS[kernel as usize],
         )
     }
 
@@ -343,12 +340,12 @@ impl Engine {
         })
     }
 
-    /// Masks one region (frame pixels, already padded) in every plane of `frame`, as
-    /// `algo::mask::mask_region` does on the CPU.
-    pub fn mask_region(
+    /// Masks regions (frame pixels, already padded), one after the other, in every plane of
+    /// `frame`, as `algo::mask::mask_region` does on the CPU.
+    pub fn mask_regions(
         &mut self,
         frame: &DeviceFrame,
-        region: Region,
+        regions: &[Region],
         style: &MaskStyle,
     ) -> Result<(), CudaError> {
         let layouts = plane_layouts(
@@ -359,11 +356,13 @@ impl Engine {
             frame.yuv,
         );
         let _current = self.ctx.enter()?;
-        for (i, layout) in layouts.iter().enumerate() {
-            let Some(work) = PlaneWork::new(layout, region, style) else {
-                continue;
-            };
-            self.mask_plane(frame.planes[i], frame.pitches[i], layout, &work, style)?;
+        for region in regions {
+            for (i, layout) in layouts.iter().enumerate() {
+                let Some(work) = PlaneWork::new(layout, *region, style) else {
+                    continue;
+                };
+                self.mask_plane(frame.planes[i], frame.pitches[i], layout, &work, style)?;
+            }
         }
         Ok(())
     }

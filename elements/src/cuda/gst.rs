@@ -120,12 +120,6 @@ impl Drop for CudaContext {
     }
 }
 
-impl PartialEq for CudaContext {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
-}
-
 impl CudaContext {
     /// Takes ownership of one reference.
     fn from_full(ptr: *mut c_void) -> Option<CudaContext> {

@@ -189,13 +189,15 @@ struct Worker {
 /// Runs the models of one worker on one frame (on the worker's thread).
 fn run_job(worker: &mut Worker, job: Job) -> Done {
     let mut cost = Vec::new();
-    let on_device = job.on_device && worker.engine.is_some();
-    let found = if !job.detect {
-        Ok(Vec::new())
-    } else if on_device && let Some(engine) = worker.engine.as_mut() {
-        detect_frame_on_device(&mut worker.detectors, engine, &job, &mut cost)
+    let (found, on_device) = if !job.detect {
+        (Ok(Vec::new()), false)
+    } else if job.on_device
+        && let Some(engine) = worker.engine.as_mut()
+    {
+        let found = detect_frame_on_device(&mut worker.detectors, engine, &job, &mut cost);
+        (found, true)
     } else {
-        detect_frame(&mut worker.detectors, &job, &mut cost)
+        (detect_frame(&mut worker.detectors, &job, &mut cost), false)
     };
     Done {
         size: (job.info.width(), job.info.height()),
@@ -264,6 +266,9 @@ struct State {
     format: Option<PixelFormat>,
     path: Option<Path>,
     parallelism: Option<Parallelism>,
+    /// The path the running workers were made for (GPU workers may have failed for a CUDA
+    /// stream: then `gpu` is `None`, and they are not tried again for the same stream).
+    workers_path: Option<Path>,
     /// The CUDA context the workers infer in, when they run on the GPU.
     gpu: Option<cuda::Context>,
     frames_seen: u64,
@@ -533,7 +538,7 @@ impl RedactDetect {
         let mut workers = self.workers.lock().unwrap();
         if workers.is_some()
             && state.parallelism == Some(parallelism)
-            && state.gpu.is_some() == want_gpu
+            && state.workers_path == Some(path)
         {
             return Ok(());
         }
@@ -605,6 +610,7 @@ impl RedactDetect {
             })?,
         );
         state.parallelism = Some(parallelism);
+        state.workers_path = Some(path);
         self.stats.lock().unwrap().parallelism = Some(parallelism);
         Ok(())
     }
@@ -810,6 +816,7 @@ impl BaseTransformImpl for RedactDetect {
             format: None,
             path: None,
             parallelism: None,
+            workers_path: None,
             gpu: None,
             frames_seen: 0,
         });

@@ -573,9 +573,7 @@ impl RedactMask {
         let map = CudaFrameMap::writable(buf, &state.info)?;
         let frame = map.device_frame(state.format, yuv_matrix(&state.info));
         let engine = cuda::engine_for(&mut state.engine, ctx)?;
-        for region in regions {
-            engine.mask_region(&frame, *region, style)?;
-        }
+        engine.mask_regions(&frame, regions, style)?;
         engine.synchronize()
     }
 }

@@ -12,12 +12,13 @@ use gst::subclass::prelude::*;
 
 use crate::algo::cost::Stopwatch;
 use crate::algo::detection::{BBox, Detection, ObjectClass};
+use crate::algo::frame::PixelFormat;
 use crate::algo::track::{CutDetector, FrameBoxes, Tracker, TrackerConfig, luma_sample};
 use crate::cuda::element::{ContextHandler, Device, Path};
 use crate::cuda::{self, CudaFrameMap, Engine};
 use crate::roi;
 use crate::stats::ElementStats;
-use crate::video::{frame_of, in_place_templates, pixel_format, yuv_matrix};
+use crate::video::{frame_of, in_place_templates, yuv_matrix};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -64,6 +65,7 @@ enum Held {
 #[derive(Default)]
 struct State {
     info: Option<gst_video::VideoInfo>,
+    format: Option<PixelFormat>,
     path: Option<Path>,
     tracker: Option<Tracker>,
     cuts: CutDetector,
@@ -152,10 +154,11 @@ fn boxes_in(items: &[Held]) -> usize {
 
 /// The luma sample for cut detection of a frame in system memory (empty when it cannot be
 /// read: then no cut is seen).
-fn host_luma_sample(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<u8> {
-    let Some(format) = pixel_format(info.format()) else {
-        return Vec::new();
-    };
+fn host_luma_sample(
+    buffer: &gst::BufferRef,
+    info: &gst_video::VideoInfo,
+    format: PixelFormat,
+) -> Vec<u8> {
     let Ok(vframe) = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info) else {
         return Vec::new();
     };
@@ -171,13 +174,12 @@ fn device_luma_sample(
     engine: &mut Option<Engine>,
     buffer: &gst::BufferRef,
     info: &gst_video::VideoInfo,
+    format: PixelFormat,
 ) -> Result<Vec<u8>, cuda::CudaError> {
     let Some(ctx) = cuda::memory_context(buffer) else {
         // Not CUDA memory after all: read it on the host.
-        return Ok(host_luma_sample(buffer, info));
+        return Ok(host_luma_sample(buffer, info, format));
     };
-    let format = pixel_format(info.format())
-        .ok_or_else(|| cuda::CudaError(format!("unsupported format {:?}", info.format())))?;
     let map = CudaFrameMap::readable(buffer, info)?;
     let engine = cuda::engine_for(engine, ctx)?;
     engine.luma_sample(&map.device_frame(format, yuv_matrix(info)))
@@ -255,16 +257,17 @@ impl RedactTrack {
         let out = {
             let mut state = self.state.lock().unwrap();
             let info = state.info.clone();
+            let format = state.format;
             if state.tracker.is_none() {
                 let config = self.config(info.as_ref());
                 gst::info!(CAT, imp = self, "tracking with {config:?}");
                 state.tracker = Some(Tracker::new(config));
             }
             let detections = detections_of(&buffer);
-            let cut = match info.as_ref() {
-                Some(i) => {
+            let cut = match (info.as_ref(), format) {
+                (Some(i), Some(format)) => {
                     let sample = if state.path == Some(Path::Cuda) {
-                        device_luma_sample(&mut state.engine, &buffer, i).map_err(|e| {
+                        device_luma_sample(&mut state.engine, &buffer, i, format).map_err(|e| {
                             gst::element_imp_error!(
                                 self,
                                 gst::StreamError::Failed,
@@ -273,11 +276,11 @@ impl RedactTrack {
                             gst::FlowError::Error
                         })?
                     } else {
-                        host_luma_sample(&buffer, i)
+                        host_luma_sample(&buffer, i, format)
                     };
                     state.cuts.is_cut(sample.into_iter())
                 }
-                None => false,
+                _ => false,
             };
             if cut {
                 gst::debug!(
@@ -315,7 +318,7 @@ impl RedactTrack {
     fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::Caps(c) => {
-                let (info, _, path) = match cuda::element::negotiated(
+                let (info, format, path) = match cuda::element::negotiated(
                     self.obj().upcast_ref(),
                     &self.cuda,
                     c.caps(),
@@ -329,6 +332,7 @@ impl RedactTrack {
                 gst::debug!(CAT, imp = self, "{path:?} path for {}", c.caps());
                 let mut state = self.state.lock().unwrap();
                 state.info = Some(info);
+                state.format = Some(format);
                 state.path = Some(path);
             }
             gst::EventView::Eos(_) => {

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use gst::prelude::*;
+use redact_elements::algo::frame::OwnedFrame;
+use redact_elements::cuda::{Context, DeviceBuffer, DeviceFrame, Engine};
 
 /// GStreamer with the elements registered statically, once per test process.
 pub fn init() {
@@ -85,4 +87,69 @@ pub fn decode_rgb(path: &std::path::Path) -> (usize, usize, Vec<u8>) {
         .collect();
     pipeline.set_state(gst::State::Null).unwrap();
     (w, h, rgb)
+}
+
+/// The primary context, or `None` (with a SKIPPED line) where there is no GPU.
+pub fn gpu() -> Option<Context> {
+    match redact_elements::cuda::driver() {
+        Ok(()) => Some(Context::primary(0).expect("primary context").0),
+        Err(e) => {
+            eprintln!("SKIPPED: no GPU here ({e})");
+            None
+        }
+    }
+}
+
+/// A frame uploaded with each row padded to a multiple of 512 bytes, as decoders pitch
+/// them.
+pub struct Uploaded {
+    pub planes: Vec<DeviceBuffer>,
+    pub frame: DeviceFrame,
+}
+
+pub fn upload(engine: &Engine, f: &OwnedFrame) -> Uploaded {
+    let mut planes = Vec::new();
+    let mut frame = DeviceFrame {
+        format: f.format,
+        width: f.width,
+        height: f.height,
+        planes: [0; 3],
+        pitches: [0; 3],
+        yuv: f.yuv,
+    };
+    for (i, data) in f.planes.iter().enumerate() {
+        let (row, rows) = f.format.plane_extent(i, f.width, f.height);
+        let pitch = row.div_ceil(512) * 512;
+        let mut pitched = vec![0xA5u8; pitch * rows];
+        for y in 0..rows {
+            pitched[y * pitch..y * pitch + row]
+                .copy_from_slice(&data[y * f.strides[i]..y * f.strides[i] + row]);
+        }
+        let buf = engine.upload(&pitched).unwrap();
+        // The copy has landed before any kernel runs.
+        let mut back = vec![0u8; pitched.len()];
+        engine.download(&buf, &mut back).unwrap();
+        assert!(back == pitched, "the upload came back changed");
+        frame.planes[i] = buf.ptr();
+        frame.pitches[i] = pitch;
+        planes.push(buf);
+    }
+    Uploaded { planes, frame }
+}
+
+/// The planes back, tight (same layout as the `OwnedFrame`'s).
+pub fn download(engine: &Engine, u: &Uploaded, like: &OwnedFrame) -> Vec<Vec<u8>> {
+    u.planes
+        .iter()
+        .enumerate()
+        .map(|(i, buf)| {
+            let (row, rows) = like.format.plane_extent(i, like.width, like.height);
+            let pitch = u.frame.pitches[i];
+            let mut pitched = vec![0u8; pitch * rows];
+            engine.download(buf, &mut pitched).unwrap();
+            (0..rows)
+                .flat_map(|y| pitched[y * pitch..y * pitch + row].iter().copied())
+                .collect()
+        })
+        .collect()
 }
