@@ -133,3 +133,159 @@ fn gpu_detection_recall_equals_the_cpu_on_the_annotated_sets() {
         );
     }
 }
+
+/// A quiet reporter that keeps the warnings.
+#[derive(Default)]
+struct Warnings(std::sync::Mutex<Vec<String>>);
+
+impl redact::run::Reporter for Warnings {
+    fn start(&self, _: &std::path::Path) {}
+    fn total(&self, _: u64) {}
+    fn frame(&self, _: u64) {}
+    fn finish(&self, _: &redact::run::FileReport) {}
+    fn warn(&self, message: &str) {
+        self.0.lock().unwrap().push(message.to_string());
+    }
+}
+
+/// Per frame, CPU boxes paired (IoU >= 0.5, same class) with GPU boxes: (CPU boxes, GPU
+/// boxes, paired, worst corner offset of a pair).
+fn compare_detections(
+    cpu: &redact::detections::DetectionsFile,
+    gpu: &redact::detections::DetectionsFile,
+) -> (usize, usize, usize, f64) {
+    let (mut n_cpu, mut n_gpu, mut paired, mut worst) = (0, 0, 0, 0.0f64);
+    for (a, b) in cpu.frames.iter().zip(&gpu.frames) {
+        n_cpu += a.detections.len();
+        n_gpu += b.detections.len();
+        let mut taken = vec![false; b.detections.len()];
+        for d in &a.detections {
+            let best = b
+                .detections
+                .iter()
+                .enumerate()
+                .filter(|(i, e)| !taken[*i] && e.class == d.class)
+                .map(|(i, e)| (i, iou(&d.bbox, &e.bbox)))
+                .max_by(|x, y| x.1.total_cmp(&y.1));
+            if let Some((i, v)) = best
+                && v >= 0.5
+            {
+                taken[i] = true;
+                paired += 1;
+                let e = &b.detections[i].bbox;
+                let corners = [
+                    d.bbox[0],
+                    d.bbox[1],
+                    d.bbox[0] + d.bbox[2],
+                    d.bbox[1] + d.bbox[3],
+                ];
+                let other = [e[0], e[1], e[0] + e[2], e[1] + e[3]];
+                let offset = (0..4)
+                    .map(|k| (corners[k] - other[k]).abs())
+                    .fold(0.0, f64::max);
+                worst = worst.max(offset);
+            }
+        }
+    }
+    (n_cpu, n_gpu, paired, worst)
+}
+
+/// `redact detect` and `redact run` with `--device auto` on a GPU machine take the CUDA
+/// path (NVDEC, kernels, the models on the GPU where ONNX Runtime's CUDA build is loaded):
+/// the same frames, the same detections and tracks within a few pixels, the same number of
+/// masked regions, and re-detection on the output finds no more than on the CPU's.
+#[test]
+fn gpu_launcher_cuda_path_agrees_with_the_cpu_path() {
+    use redact::device::{Device, VideoPath};
+    use redact::pipeline::{DetectOptions, detect_file, init};
+    let Some(data) = support::shared_data() else {
+        return;
+    };
+    init().unwrap();
+    match redact::device::video_path(Device::Auto).unwrap() {
+        (VideoPath::Cuda, _) => {}
+        (_, note) => {
+            eprintln!("SKIPPED: no GPU path here ({note:?})");
+            return;
+        }
+    }
+    let clip = data.join("video/short_hamilton_clip.mp4");
+    let options = |device| DetectOptions {
+        device,
+        ..DetectOptions::default()
+    };
+    let warnings = std::sync::Arc::new(Warnings::default());
+    let warn = |w: &str| warnings.0.lock().unwrap().push(w.to_string());
+    let t = std::time::Instant::now();
+    let cpu = detect_file(&clip, &options(Device::Cpu), |_| {}, warn).unwrap();
+    let t_cpu = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    let gpu = detect_file(&clip, &options(Device::Auto), |_| {}, warn).unwrap();
+    let t_gpu = t.elapsed().as_secs_f64();
+    let models_on_cpu = warnings
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|w| w.contains("inference runs on the CPU"));
+    let (n_cpu, n_gpu, paired, worst) = compare_detections(&cpu, &gpu);
+    println!(
+        "GPU-CHECK launcher detect: {} frames CPU, {} GPU path (models on the {}); boxes CPU {n_cpu}, GPU {n_gpu}, {paired} paired, worst corner offset {worst:.1} px; tracks CPU {}, GPU {}; {t_cpu:.1} s vs {t_gpu:.1} s",
+        cpu.frame_count,
+        gpu.frame_count,
+        if models_on_cpu { "CPU" } else { "GPU" },
+        cpu.tracks.len(),
+        gpu.tracks.len()
+    );
+    assert_eq!(cpu.frame_count, gpu.frame_count);
+    assert!(
+        paired as f64 >= 0.97 * n_cpu.min(n_gpu) as f64,
+        "detections agree: {paired} of {n_cpu}/{n_gpu} paired"
+    );
+    assert!(
+        n_cpu.abs_diff(n_gpu) as f64 <= 0.03 * n_cpu as f64 + 2.0,
+        "as many boxes: {n_cpu} vs {n_gpu}"
+    );
+    assert!(
+        cpu.tracks.len().abs_diff(gpu.tracks.len()) <= 2,
+        "tracks {} vs {}",
+        cpu.tracks.len(),
+        gpu.tracks.len()
+    );
+
+    let dir = std::env::temp_dir().join(format!("redact-gpu-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let reporter: std::sync::Arc<dyn redact::run::Reporter> = warnings.clone();
+    let mut redacted = Vec::new();
+    for (device, name) in [(Device::Cpu, "cpu.mp4"), (Device::Auto, "gpu.mp4")] {
+        let run_options = redact::run::RunOptions {
+            detect: options(device),
+            ..Default::default()
+        };
+        let out = dir.join(name);
+        let report = redact::run::run(&clip, Some(&out), &run_options, &reporter)
+            .unwrap()
+            .remove(0);
+        // What is left to find on the output, by the CPU detector.
+        let again = detect_file(&out, &options(Device::Cpu), |_| {}, warn).unwrap();
+        redacted.push((report, again));
+    }
+    let [(r_cpu, a_cpu), (r_gpu, a_gpu)] = [redacted.remove(0), redacted.remove(0)];
+    let masked = |r: &redact::run::FileReport| r.masked.iter().map(|(_, n)| n).sum::<u64>();
+    println!(
+        "GPU-CHECK launcher run: {} frames CPU, {} GPU; masked regions CPU {}, GPU {}; faces re-detected on the output CPU {}, GPU {}; {:.1} s vs {:.1} s",
+        r_cpu.frames,
+        r_gpu.frames,
+        masked(&r_cpu),
+        masked(&r_gpu),
+        a_cpu.count("face"),
+        a_gpu.count("face"),
+        r_cpu.seconds,
+        r_gpu.seconds
+    );
+    assert_eq!(r_cpu.frames, r_gpu.frames);
+    assert_eq!(a_gpu.frame_count, r_gpu.frames, "the output decodes whole");
+    assert!(masked(&r_cpu).abs_diff(masked(&r_gpu)) as f64 <= 0.03 * masked(&r_cpu) as f64 + 2.0);
+    assert!(a_gpu.count("face") <= a_cpu.count("face") + 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}

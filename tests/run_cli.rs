@@ -550,3 +550,66 @@ fn bad_input_fails_cleanly() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `--device`: cpu works anywhere (and gives what auto gives without a GPU); cuda without
+/// a usable GPU is a one-line error before any file is touched.
+#[test]
+fn device_choice() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    redact::pipeline::init().unwrap();
+    let dir = temp_dir("run-device");
+    let image = data.join("faces-dlib/2008_002470.jpg");
+    let (auto, cpu) = (dir.join("auto.jpg"), dir.join("cpu.jpg"));
+    for (out, device) in [(&auto, "auto"), (&cpu, "cpu")] {
+        let run = redact(&[
+            "run",
+            image.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--device",
+            device,
+            // One inference thread: ONNX Runtime's threads can move a box by a pixel.
+            "--threads",
+            "1",
+        ]);
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    // Images stay on the CPU whatever the device: the same pixels.
+    assert!(rgb_pixels(&auto) == rgb_pixels(&cpu), "auto and cpu differ");
+
+    let Some(why) = redact::device::cuda_unusable() else {
+        eprintln!("SKIPPED (the cuda half): a GPU is usable here; tests/gpu.rs covers it");
+        return;
+    };
+    let video = data.join("video/short_hamilton_clip.mp4");
+    let out = dir.join("cuda.mp4");
+    for command in ["run", "detect"] {
+        let run = redact(&[
+            command,
+            video.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--device",
+            "cuda",
+        ]);
+        let err = stderr(&run);
+        assert!(!run.status.success());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("error: --device cuda: the GPU cannot be used here: ")
+                && err.contains(&why)
+                && err
+                    .trim_end()
+                    .ends_with("use --device auto or --device cpu"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+    let run = redact(&["run", video.to_str().unwrap(), "--device", "gpu"]);
+    assert!(!run.status.success());
+    assert!(stderr(&run).contains("possible values: auto, cpu, cuda"));
+    no_leftovers(&dir);
+    std::fs::remove_dir_all(dir).unwrap();
+}

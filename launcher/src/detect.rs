@@ -48,7 +48,7 @@ impl FileSummary {
 
 fn detect_one(input: &Path, output: &Path, options: &DetectOptions) -> Result<FileSummary, String> {
     let start = Instant::now();
-    let detections = detect_file(input, options, |_| {})?;
+    let detections = detect_file(input, options, |_| {}, |w| eprintln!("warning: {w}"))?;
     let json = serde_json::to_vec_pretty(&detections).map_err(|e| e.to_string())?;
     media::write_atomically(output, &json)
         .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
@@ -82,6 +82,9 @@ pub fn run(
     options: &DetectOptions,
     mut report: impl FnMut(&FileSummary),
 ) -> Result<Vec<FileSummary>, String> {
+    crate::pipeline::init()?;
+    // `--device cuda` without a GPU: one error before any file.
+    crate::device::video_path(options.device)?;
     let output = output
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_output(input));

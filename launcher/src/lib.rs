@@ -3,6 +3,7 @@
 
 pub mod detect;
 pub mod detections;
+pub mod device;
 pub mod eval;
 pub mod media;
 pub mod pipeline;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use redact::detect;
+use redact::device::Device;
 use redact::eval::{self, Dataset};
 use redact::pipeline::DetectOptions;
 use redact::progress::Progress;
@@ -356,6 +357,21 @@ struct DetectorArgs {
     /// Frames a track keeps a predicted box after its last detection; 0 = half a second.
     #[arg(long, default_value_t = 0)]
     max_age: u32,
+    /// Where video is decoded, detected, tracked and masked. auto: the NVIDIA GPU when
+    /// CUDA, GStreamer's CUDA elements and the kernels are usable, else the CPU. Images
+    /// stay on the CPU.
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DeviceArg {
+    /// The GPU when usable, else the CPU
+    Auto,
+    /// The CPU only (no hardware decoder either)
+    Cpu,
+    /// The GPU (NVDEC, CUDA kernels, ONNX Runtime's CUDA provider), or an error
+    Cuda,
 }
 
 impl DetectorArgs {
@@ -376,6 +392,11 @@ impl DetectorArgs {
             track: !self.no_track,
             lookahead: self.lookahead,
             max_age: self.max_age,
+            device: match self.device {
+                DeviceArg::Auto => Device::Auto,
+                DeviceArg::Cpu => Device::Cpu,
+                DeviceArg::Cuda => Device::Cuda,
+            },
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Runs one file through `filesrc ! decodebin ! videoconvert ! redactdetect ! appsink` and
+//! Runs one file through `filesrc ! decodebin ! videoconvert ! redactdetect ! appsink` (on
+//! the GPU path `cudaupload ! cudaconvert` instead of videoconvert, see `device`) and
 //! collects the ROI metas of every frame into a `DetectionsFile`.
 
 use std::path::{Path, PathBuf};
@@ -7,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 
 use crate::detections::{DetectionRecord, DetectionsFile, FORMAT_VERSION, FrameDetections};
+use crate::device::{self, Device, VideoPath};
 use redact_elements::detect as defaults;
 
 /// The detector settings the launcher passes to `redactdetect` (same names and defaults).
@@ -30,6 +32,8 @@ pub struct DetectOptions {
     pub lookahead: u32,
     /// Frames a track outlives its last detection; 0 = half a second.
     pub max_age: u32,
+    /// Where video is decoded, detected, tracked and masked (`--device`).
+    pub device: Device,
 }
 
 /// Lookahead the launcher uses for files: about half a second at 30 fps.
@@ -53,19 +57,30 @@ impl Default for DetectOptions {
             track: true,
             lookahead: DEFAULT_LOOKAHEAD,
             max_age: 0,
+            device: Device::Auto,
         }
     }
 }
 
 impl DetectOptions {
+    /// The elements' `device` on a stream of `path`: `--device cuda` makes them strict on
+    /// the GPU path; images (system path) stay on the CPU whatever was asked.
+    pub fn element_device(&self, path: VideoPath) -> Device {
+        match (self.device, path) {
+            (Device::Cuda, VideoPath::System) => Device::Auto,
+            (d, _) => d,
+        }
+    }
+
     /// `redacttrack`, configured, or None when tracking is off.
-    pub fn make_tracker(&self) -> Result<Option<gst::Element>, String> {
+    pub fn make_tracker(&self, path: VideoPath) -> Result<Option<gst::Element>, String> {
         if !self.track {
             return Ok(None);
         }
         gst::ElementFactory::make("redacttrack")
             .property("lookahead", self.lookahead)
             .property("max-age", self.max_age)
+            .property_from_str("device", self.element_device(path).nick())
             .build()
             .map(Some)
             .map_err(|e| format!("cannot create redacttrack: {e}"))
@@ -76,10 +91,11 @@ impl DetectOptions {
     pub fn add_detection(
         &self,
         pipeline: &gst::Pipeline,
+        path: VideoPath,
     ) -> Result<(gst::Element, gst::Element), String> {
-        let detect = self.make_element()?;
+        let detect = self.make_element(path)?;
         pipeline.add(&detect).map_err(|e| e.to_string())?;
-        match self.make_tracker()? {
+        match self.make_tracker(path)? {
             Some(track) => {
                 pipeline.add(&track).map_err(|e| e.to_string())?;
                 detect.link(&track).map_err(|e| e.to_string())?;
@@ -90,7 +106,7 @@ impl DetectOptions {
     }
 
     /// Builds a configured `redactdetect`.
-    pub fn make_element(&self) -> Result<gst::Element, String> {
+    pub fn make_element(&self, path: VideoPath) -> Result<gst::Element, String> {
         if !self.faces && !self.plates {
             return Err(
                 "nothing to detect: --no-faces and --no-plates together leave no class".into(),
@@ -111,7 +127,8 @@ impl DetectOptions {
             .property("face-input-scale", self.face_input_scale)
             .property("interval", self.interval)
             .property("workers", self.workers)
-            .property("threads", self.threads);
+            .property("threads", self.threads)
+            .property_from_str("device", self.element_device(path).nick());
         if let Some(dir) = &self.model_dir {
             builder = builder.property("model-dir", dir.to_string_lossy().into_owned());
         }
@@ -193,9 +210,15 @@ pub fn make_decoders_strict(decodebin: &gst::Element) {
     });
 }
 
-/// Runs a pipeline to the end of stream; the first error, explained, fails it. The
-/// pipeline is back in NULL state on return.
-pub fn play(pipeline: &gst::Pipeline, path: &Path) -> Result<(), String> {
+/// Runs a pipeline to the end of stream; the first error, explained, fails it; each
+/// distinct warning goes to `on_warning` once. The pipeline is back in NULL state on
+/// return.
+pub fn play(
+    pipeline: &gst::Pipeline,
+    path: &Path,
+    on_warning: &dyn Fn(&str),
+) -> Result<(), String> {
+    let mut warned = std::collections::HashSet::new();
     let bus = pipeline.bus().expect("a pipeline has a bus");
     let result = (|| {
         pipeline.set_state(gst::State::Playing).map_err(|_| {
@@ -214,6 +237,12 @@ pub fn play(pipeline: &gst::Pipeline, path: &Path) -> Result<(), String> {
                 gst::MessageView::Eos(_) => return Ok(()),
                 gst::MessageView::Error(e) => {
                     return Err(explain(path, &e.error().to_string(), e.debug().as_deref()));
+                }
+                gst::MessageView::Warning(w) => {
+                    let text = w.error().to_string();
+                    if warned.insert(text.clone()) {
+                        on_warning(&format!("{}: {text}", path.display()));
+                    }
                 }
                 _ => {}
             }
@@ -247,31 +276,42 @@ pub fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
 }
 
 /// Detects on every frame of an image or video file. `on_frame` is called with the frame
-/// count after each frame (for progress).
+/// count after each frame (for progress); warnings (e.g. inference falling back to the
+/// CPU) go to `on_warning`.
 pub fn detect_file(
     path: &Path,
     options: &DetectOptions,
     on_frame: impl Fn(u64) + Send + Sync + 'static,
+    on_warning: impl Fn(&str),
 ) -> Result<DetectionsFile, String> {
     init()?;
     if !path.is_file() {
         return Err(format!("{}: no such file", path.display()));
     }
+    let video_path = if crate::media::is_image(path) {
+        VideoPath::System
+    } else {
+        let (video_path, note) = device::video_path(options.device)?;
+        if let Some(note) = note {
+            on_warning(&note);
+        }
+        video_path
+    };
     let pipeline = gst::Pipeline::new();
     let src = file_element("filesrc", path)?;
     let decode = make("decodebin")?;
-    let convert = make("videoconvert")?;
-
     let sink = gst_app::AppSink::builder().sync(false).build();
     pipeline
-        .add_many([&src, &decode, &convert, sink.upcast_ref()])
+        .add_many([&src, &decode, sink.upcast_ref()])
         .map_err(|e| e.to_string())?;
+    let (convert, convert_last) = device::add_input_chain(&pipeline, video_path)?;
     src.link(&decode).map_err(|e| e.to_string())?;
-    let (first, last) = options.add_detection(&pipeline)?;
-    gst::Element::link_many([&convert, &first]).map_err(|e| e.to_string())?;
+    let (first, last) = options.add_detection(&pipeline, video_path)?;
+    gst::Element::link_many([&convert_last, &first]).map_err(|e| e.to_string())?;
     last.link(&sink).map_err(|e| e.to_string())?;
 
     make_decoders_strict(&decode);
+    device::steer_decoders(&decode, options.device, video_path);
 
     // First raw video stream to the detector; anything else (audio, more video) to fakesinks.
     let convert_weak = convert.downgrade();
@@ -287,7 +327,7 @@ pub fn detect_file(
             .unwrap_or(false);
         let sinkpad = convert
             .static_pad("sink")
-            .expect("videoconvert has a sink pad");
+            .expect("the input chain has a sink pad");
         if is_video && !sinkpad.is_linked() {
             let _ = pad.link(&sinkpad);
             return;
@@ -344,7 +384,7 @@ pub fn detect_file(
             .build(),
     );
 
-    play(&pipeline, path)?;
+    play(&pipeline, path, &on_warning)?;
 
     let c = std::mem::take(&mut *collected.lock().unwrap());
     if c.frames.is_empty() {

@@ -2,7 +2,8 @@
 //!
 //! Each file goes through one GStreamer pipeline:
 //! video: `filesrc ! parsebin`, the video stream `! decodebin ! redactdetect ! redactmask !
-//! encoder ! muxer`, the audio stream straight into the muxer (copied, not re-encoded);
+//! encoder ! muxer` (in CUDA memory between decoder and encoder on the GPU path, see
+//! `device`), the audio stream straight into the muxer (copied, not re-encoded);
 //! image: `filesrc ! decodebin ! videoflip (EXIF orientation) ! redactdetect ! redactmask !
 //! encoder` (no metadata is written). Outputs are written under a temporary name and renamed
 //! only when complete.
@@ -15,6 +16,7 @@ use gst::prelude::*;
 use serde::Deserialize;
 
 use crate::detections::DetectionsFile;
+use crate::device::{self, Device, VideoPath};
 use crate::media;
 use crate::pipeline::{DetectOptions, file_element, init, make, make_decoders_strict, play};
 use crate::timings::{Timings, process_cpu_time};
@@ -98,7 +100,7 @@ impl Default for MaskOptions {
 }
 
 impl MaskOptions {
-    fn make_element(&self, roi_types: &str) -> Result<gst::Element, String> {
+    fn make_element(&self, roi_types: &str, device: Device) -> Result<gst::Element, String> {
         let ids: Vec<String> = self.track_ids.iter().map(|i| i.to_string()).collect();
         gst::ElementFactory::make("redactmask")
             .property("roi-types", roi_types)
@@ -122,6 +124,7 @@ impl MaskOptions {
             .property("area-left", self.area[1])
             .property("area-bottom", self.area[2])
             .property("area-right", self.area[3])
+            .property_from_str("device", device.nick())
             .build()
             .map_err(|e| format!("cannot create redactmask: {e}"))
     }
@@ -255,6 +258,10 @@ pub fn run(
 ) -> Result<Vec<FileReport>, String> {
     init()?;
     let d = &options.detect;
+    // `--device cuda` without a GPU: one error before any file.
+    if let (_, Some(note)) = device::video_path(d.device)? {
+        reporter.warn(&note);
+    }
     if d.interval > 1 && !d.track && options.detections.is_none() {
         return Err(format!(
             "--interval {} would leave the frames between detector runs unmasked; without tracking, use --interval 1",
@@ -508,11 +515,14 @@ fn redaction_chain(
     options: &RunOptions,
     feed: &Arc<RegionFeed>,
     reporter: &Arc<dyn Reporter>,
+    path: VideoPath,
 ) -> Result<(gst::Element, gst::Element), String> {
-    let mask = options.mask.make_element(&roi_types(options))?;
+    let mask = options
+        .mask
+        .make_element(&roi_types(options), options.detect.element_device(path))?;
     let (first, last_detect) =
         if options.detections.is_none() && (options.detect.faces || options.detect.plates) {
-            options.detect.add_detection(pipeline)?
+            options.detect.add_detection(pipeline, path)?
         } else {
             let identity = make("identity")?;
             pipeline.add(&identity).map_err(|e| e.to_string())?;
@@ -578,7 +588,7 @@ fn redact_file(
     }
     .and_then(|pipeline| {
         let cpu = process_cpu_time();
-        play(&pipeline, input)?;
+        play(&pipeline, input, &|w| reporter.warn(w))?;
         Ok(Timings::collect(&pipeline, process_cpu_time() - cpu))
     })
     .and_then(|timings| {
@@ -664,7 +674,7 @@ fn image_pipeline(
             &sink,
         ])
         .map_err(|e| e.to_string())?;
-    let (first, last) = redaction_chain(&pipeline, options, feed, reporter)?;
+    let (first, last) = redaction_chain(&pipeline, options, feed, reporter, VideoPath::System)?;
     src.link(&decode).map_err(|e| e.to_string())?;
     gst::Element::link_many([&flip, &convert_in, &first]).map_err(|e| e.to_string())?;
     gst::Element::link_many([&last, &convert_out, &encoder, &sink]).map_err(|e| e.to_string())?;
@@ -687,14 +697,14 @@ fn video_pipeline(
     feed: &Arc<RegionFeed>,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<gst::Pipeline, String> {
+    let (path, _) = device::video_path(options.detect.device)?;
     let pipeline = gst::Pipeline::new();
     let ext = media::extension(input);
     let src = file_element("filesrc", input)?;
     let parse = make("parsebin")?;
     let decode = make("decodebin")?;
     make_decoders_strict(&decode);
-    let convert_in = make("videoconvert")?;
-    let convert_out = make("videoconvert")?;
+    device::steer_decoders(&decode, options.detect.device, path);
     let quality = options.quality;
     let (encoder, parser) = if ext == "webm" {
         let enc = gst::ElementFactory::make("vp8enc")
@@ -732,25 +742,18 @@ fn video_pipeline(
     let video_queue = make("queue")?;
     let sink = file_element("filesink", tmp)?;
     pipeline
-        .add_many([
-            &src,
-            &parse,
-            &decode,
-            &convert_in,
-            &convert_out,
-            &encoder,
-            &video_queue,
-            &mux,
-            &sink,
-        ])
+        .add_many([&src, &parse, &decode, &encoder, &video_queue, &mux, &sink])
         .map_err(|e| e.to_string())?;
     if let Some(p) = &parser {
         pipeline.add(p).map_err(|e| e.to_string())?;
     }
-    let (first, last) = redaction_chain(&pipeline, options, feed, reporter)?;
+    let (convert_in, convert_in_last) = device::add_input_chain(&pipeline, path)?;
+    let (convert_out, convert_out_last) = device::add_output_chain(&pipeline, path)?;
+    let (first, last) = redaction_chain(&pipeline, options, feed, reporter, path)?;
     src.link(&parse).map_err(|e| e.to_string())?;
-    gst::Element::link_many([&convert_in, &first]).map_err(|e| e.to_string())?;
-    gst::Element::link_many([&last, &convert_out, &encoder]).map_err(|e| e.to_string())?;
+    gst::Element::link_many([&convert_in_last, &first]).map_err(|e| e.to_string())?;
+    gst::Element::link_many([&last, &convert_out]).map_err(|e| e.to_string())?;
+    gst::Element::link_many([&convert_out_last, &encoder]).map_err(|e| e.to_string())?;
     match &parser {
         Some(p) => gst::Element::link_many([&encoder, p, &video_queue]),
         None => encoder.link(&video_queue),
@@ -766,7 +769,7 @@ fn video_pipeline(
         if let Some(convert) = convert_weak.upgrade() {
             let sinkpad = convert
                 .static_pad("sink")
-                .expect("videoconvert has a sink pad");
+                .expect("the input chain has a sink pad");
             if !sinkpad.is_linked() {
                 let _ = pad.link(&sinkpad);
             }

@@ -51,7 +51,16 @@ pub const DEEP_FORMATS: [gst_video::VideoFormat; 2] = [
 /// The caps in CUDA memory: the system formats, then the refused deep ones (last, so a
 /// decoder that can give 8-bit does).
 pub fn cuda_caps() -> gst::Caps {
-    let formats = crate::video::FORMATS.into_iter().chain(DEEP_FORMATS);
+    cuda_caps_of(crate::video::FORMATS.into_iter().chain(DEEP_FORMATS))
+}
+
+/// The formats the kernels read, in CUDA memory (what an application puts after
+/// `cudaconvert` so that 10-bit decoder output is converted).
+pub fn readable_cuda_caps() -> gst::Caps {
+    cuda_caps_of(crate::video::FORMATS)
+}
+
+fn cuda_caps_of(formats: impl IntoIterator<Item = gst_video::VideoFormat>) -> gst::Caps {
     gst_video::VideoCapsBuilder::new()
         .features([CAPS_FEATURE])
         .format_list(formats)

@@ -17,7 +17,7 @@ mod gst;
 pub mod nvrtc;
 
 pub use driver::{Context, CudaError, DeviceBuffer, driver};
-pub use engine::{DeviceFrame, Engine, KERNELS, PTX};
+pub use engine::{DeviceFrame, Engine, KERNELS, NO_KERNELS, PTX, kernels_built};
 pub use gst::{CAPS_FEATURE, CONTEXT_TYPE, CudaContext, CudaFrameMap, memory_context, usable};
 
 /// The kernel source, for the test that compiles it.
