@@ -211,7 +211,12 @@ pub fn load_session(path: &Path, options: SessionOptions) -> Result<Session, Run
         use ort::ep::ExecutionProvider as _;
         // SAFETY: the stream is a live CUstream of the caller's, who keeps it for as long as
         // the session (the pool key holds its address, so a session never meets another).
-        let mut provider = ort::ep::CUDA::default().with_device_id(cuda.device);
+        // cuDNN's heuristic choice of convolution algorithm: the default, an exhaustive
+        // benchmark of every algorithm, runs again for every new input shape (each photo of
+        // another size), which took about a second per image on the H100.
+        let mut provider = ort::ep::CUDA::default()
+            .with_device_id(cuda.device)
+            .with_conv_algorithm_search(ort::ep::cuda::ConvAlgorithmSearch::Heuristic);
         if cuda.stream != 0 {
             provider = unsafe { provider.with_compute_stream(cuda.stream as *mut ()) };
         }
