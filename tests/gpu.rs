@@ -22,7 +22,11 @@ fn config(class: ObjectClass, cuda: Option<CudaProvider>) -> DetectorConfig {
         model: if face { "yunet-n" } else { "hyperlpr3-640" }.into(),
         model_dir: None,
         // The element's defaults.
-        threshold: if face { 0.4 } else { 0.5 },
+        threshold: if face {
+            redact_elements::detect::DEFAULT_FACE_THRESHOLD
+        } else {
+            redact_elements::detect::DEFAULT_PLATE_THRESHOLD
+        } as f32,
         input_size: 0,
         input_scale: if face { 2.0 } else { 1.0 },
         threads: 0,

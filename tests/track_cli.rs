@@ -130,3 +130,89 @@ fn hamilton_interval_3_with_lookahead() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The frames of a video as RGB, decoded by GStreamer.
+fn rgb_frames(path: &Path) -> (usize, usize, Vec<Vec<u8>>) {
+    use gst::prelude::*;
+    redact::pipeline::init().unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
+        path.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let (mut w, mut h, mut frames) = (0, 0, Vec::new());
+    while let Ok(sample) = sink.pull_sample() {
+        let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+        let buffer = sample.buffer().unwrap().map_readable().unwrap();
+        (w, h) = (info.width() as usize, info.height() as usize);
+        let stride = info.stride()[0] as usize;
+        frames.push(
+            buffer
+                .chunks(stride)
+                .take(h)
+                .flat_map(|row| row[..3 * w].to_vec())
+                .collect(),
+        );
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    (w, h, frames)
+}
+
+/// The Hamilton clip has three hard cuts (frames 20, 82 — dark to dark — and 211, found by
+/// looking at the frames): the cut detector finds those and nothing else, through pans,
+/// zooms and stage lighting.
+#[test]
+fn cut_detector_finds_the_hamilton_cuts_and_nothing_else() {
+    use redact_elements::algo::frame::{OwnedFrame, PixelFormat, YuvMatrix};
+    use redact_elements::algo::track::{CutDetector, luma_sample};
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let (w, h, frames) = rgb_frames(&data.join("video/short_hamilton_clip.mp4"));
+    assert_eq!(frames.len(), 275);
+    let mut detector = CutDetector::default();
+    let cuts: Vec<usize> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, rgb)| {
+            let frame = OwnedFrame::from_rgb(PixelFormat::Rgb, w, h, rgb, YuvMatrix::BT601);
+            detector.is_cut(&luma_sample(&frame.view()), w.div_ceil(4))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(cuts, [20, 82, 211]);
+}
+
+/// No track outlives a cut, and nothing is backfilled across one.
+#[test]
+fn hamilton_tracks_stay_in_their_shot() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = temp_dir("track-shots");
+    let d = detect(
+        &data.join("video/short_hamilton_clip.mp4"),
+        &dir.join("h.json"),
+        &["--no-verify"],
+    );
+    for t in &d.tracks {
+        for cut in [20u64, 82, 211] {
+            assert!(
+                !(t.first_frame < cut && t.last_frame >= cut),
+                "track {} spans the cut at frame {cut}: {}..{}",
+                t.id,
+                t.first_frame,
+                t.last_frame
+            );
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

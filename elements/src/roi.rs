@@ -21,7 +21,8 @@ pub struct Roi {
     pub confidence: f64,
     /// Face landmarks or plate corners, frame pixels.
     pub points: Vec<[f64; 2]>,
-    /// `detected` unless the tracker made the box (`predicted`, `interpolated`, `backfilled`).
+    /// `detected` unless the tracker made the box (`predicted`, `interpolated`, `backfilled`)
+    /// or a verification pass found it on the masked frame (`verified`).
     pub origin: String,
 }
 
@@ -47,8 +48,8 @@ pub fn rect_outwards(bbox: &BBox, width: u32, height: u32) -> Option<(u32, u32, 
     Some((x as u32, y as u32, w as u32, h as u32))
 }
 
-/// Adds one region. `origin` is written (with `track_id`) only by the tracker: a plain
-/// detection carries neither.
+/// Adds one region. `origin` is written (with `track_id`) by the tracker and by a
+/// verification pass (`verified`): a plain detection carries neither.
 pub fn attach(
     buffer: &mut gst::BufferRef,
     roi_type: &str,

@@ -202,7 +202,8 @@ pub struct FileReport {
     pub input: PathBuf,
     pub output: PathBuf,
     pub frames: u64,
-    /// Regions masked, summed over frames, per roi type.
+    /// Regions masked, summed over frames, per roi type; `verified`: how many of them the
+    /// verification pass added.
     pub masked: Vec<(String, u64)>,
     pub seconds: f64,
     /// CPU time by element (printed with `--timings`).
@@ -211,11 +212,15 @@ pub struct FileReport {
 
 impl FileReport {
     pub fn line(&self) -> String {
-        let masked: Vec<String> = self
+        let mut masked: Vec<String> = self
             .masked
             .iter()
+            .filter(|(t, _)| t != "verified")
             .map(|(t, n)| format!("{n} {t}"))
             .collect();
+        if let Some((_, n)) = self.masked.iter().find(|(t, _)| t == "verified") {
+            masked.push(format!("{n} of them found by the verification pass"));
+        }
         format!(
             "{} -> {}: {} frame(s), masked {}, {:.1} s ({:.1} fps)",
             self.input.display(),
@@ -484,12 +489,17 @@ impl RegionFeed {
         }
     }
 
+    /// Counts the regions per type, and those of the verification pass (origin
+    /// `verified`, counted among their type too) as `verified`.
     fn count(&self, buffer: &gst::BufferRef) {
         let mut masked = self.masked.lock().unwrap();
-        for m in buffer.iter_meta::<gst_video::VideoRegionOfInterestMeta>() {
-            match masked.iter_mut().find(|(t, _)| t == m.roi_type()) {
-                Some((_, n)) => *n += 1,
-                None => masked.push((m.roi_type().to_string(), 1)),
+        for r in roi::read_all(buffer) {
+            let verified = (r.origin == "verified").then_some("verified");
+            for t in std::iter::once(r.roi_type.as_str()).chain(verified) {
+                match masked.iter_mut().find(|(k, _)| k == t) {
+                    Some((_, n)) => *n += 1,
+                    None => masked.push((t.to_string(), 1)),
+                }
             }
         }
     }
@@ -530,6 +540,7 @@ fn redaction_chain(
         };
     pipeline.add(&mask).map_err(|e| e.to_string())?;
     last_detect.link(&mask).map_err(|e| e.to_string())?;
+
     let pad = mask.static_pad("sink").expect("redactmask has a sink pad");
     let feed = feed.clone();
     let reporter = reporter.clone();

@@ -203,6 +203,7 @@ impl RedactTrack {
             match_iou: s.match_iou as f32,
             max_age,
             lookahead: s.lookahead,
+            frame_size: info.map_or((0, 0), |i| (i.width(), i.height())),
             ..TrackerConfig::default()
         }
     }
@@ -278,7 +279,7 @@ impl RedactTrack {
                     } else {
                         host_luma_sample(&buffer, i, format)
                     };
-                    state.cuts.is_cut(sample.into_iter())
+                    state.cuts.is_cut(&sample, (i.width() as usize).div_ceil(4))
                 }
                 _ => false,
             };
