@@ -282,8 +282,8 @@ fn gst_inspect_lists_every_property_with_its_default() {
     assert!(run.status.success(), "{text}{}", stderr(&run));
     for (property, default) in [
         ("classes", "\"license-plate+face\""),
-        ("face-threshold", "Default:             0.4"),
-        ("plate-threshold", "Default:             0.5"),
+        ("face-threshold", "Default:             0.3"),
+        ("plate-threshold", "Default:             0.2"),
         ("face-model", "Default: \"yunet-n\""),
         ("plate-model", "Default: \"hyperlpr3-640\""),
         ("model-dir", "Default: null"),
@@ -292,6 +292,7 @@ fn gst_inspect_lists_every_property_with_its_default() {
         ("interval", "Default: 1"),
         ("workers", "Default: 0"),
         ("threads", "Default: 0"),
+        ("verify", "Default: false"),
         ("stats", "readable"),
     ] {
         let start = text
@@ -379,4 +380,52 @@ fn gst_launch_with_a_bad_model_fails_clearly() {
     let all = format!("{}{}", String::from_utf8_lossy(&run.stdout), stderr(&run));
     assert!(!run.status.success(), "{all}");
     assert!(all.contains("unknown model 'nosuchmodel'"), "{all}");
+}
+
+/// The verification pass (on by default) keeps every region of the first pass and adds
+/// only faces they do not cover, marked `verified` and untracked.
+#[test]
+fn verification_adds_only_uncovered_faces() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = temp_dir("detect-verify");
+    let photo = data.join("faces-dlib/2008_002470.jpg");
+    let detect = |name: &str, extra: &[&str]| {
+        let out = dir.join(name);
+        let mut args = vec![
+            "detect",
+            photo.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--threads",
+            "1",
+        ];
+        args.extend(extra);
+        let run = redact(&args);
+        assert!(run.status.success(), "{}", stderr(&run));
+        read_json(&out).frames.remove(0).detections
+    };
+    let plain = detect("plain.json", &["--no-verify"]);
+    let verified = detect("verified.json", &[]);
+    let (first, added): (Vec<_>, Vec<_>) = verified.iter().partition(|d| d.origin != "verified");
+    assert_eq!(first.len(), plain.len(), "the first pass is unchanged");
+    for (a, b) in first.iter().zip(&plain) {
+        assert_eq!((&a.class, a.bbox), (&b.class, b.bbox));
+    }
+    assert!(!added.is_empty(), "CenterFace adds a face here");
+    for d in &added {
+        assert_eq!((d.class.as_str(), d.track_id), ("face", None));
+        // Not (nearly) wholly inside a first-pass region.
+        let area = d.bbox[2] * d.bbox[3];
+        for f in &first {
+            let ix = (d.bbox[0] + d.bbox[2]).min(f.bbox[0] + f.bbox[2]) - d.bbox[0].max(f.bbox[0]);
+            let iy = (d.bbox[1] + d.bbox[3]).min(f.bbox[1] + f.bbox[3]) - d.bbox[1].max(f.bbox[1]);
+            assert!(
+                ix <= 0.0 || iy <= 0.0 || ix * iy < 0.9 * area,
+                "{d:?} inside {f:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }

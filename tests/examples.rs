@@ -85,6 +85,10 @@ fn gst_launch_examples() {
     run_example("redact-image.sh", &[&photo, &image], &[]);
     assert_eq!(detections(&image).count("face"), 0);
 
+    let verified = dir.join("verified.jpg");
+    run_example("verify.sh", &[&photo, &verified], &[]);
+    assert_eq!(detections(&verified).count("face"), 0);
+
     let out = dir.join("launcher");
     run_example("launcher.sh", &[], &[("OUT_DIR", &out)]);
     assert!(

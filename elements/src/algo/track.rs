@@ -97,6 +97,9 @@ struct Kalman1 {
 /// Velocity kept per frame without a detection.
 const VELOCITY_DAMPING: f32 = 0.9;
 
+/// Frames a track found only once keeps a predicted box (enough for `interval` 3 or 4).
+const UNCONFIRMED_MAX_AGE: u32 = 4;
+
 // Noise relative to the box height, as ByteTrack / DeepSORT.
 const STD_POSITION: f32 = 1.0 / 20.0;
 const STD_VELOCITY: f32 = 1.0 / 160.0;
@@ -151,6 +154,8 @@ struct Track {
     first_box: BBox,
     /// The first frame it was backfilled into, if any.
     backfill_from: Option<u64>,
+    /// Detections matched so far.
+    hits: u32,
     misses: u32,
 }
 
@@ -169,6 +174,7 @@ impl Track {
             first_frame: frame,
             first_box: b,
             backfill_from: None,
+            hits: 1,
             misses: 0,
         }
     }
@@ -223,6 +229,7 @@ impl Track {
         self.last_frame = frame;
         self.last_box = b;
         self.misses = 0;
+        self.hits += 1;
     }
 }
 
@@ -343,9 +350,10 @@ impl Tracker {
 
         let mut boxes = Vec::new();
         let mut interpolations: Vec<(u32, u64, BBox, BBox)> = Vec::new();
-        // Tracks seen again whose backfilled boxes may still be held: (id, first frame, first
-        // box, this box, this frame).
-        let mut replacements: Vec<(u32, u64, BBox, BBox, u64)> = Vec::new();
+        // Tracks seen a second time, to backfill now that their motion is known, and tracks
+        // seen again whose backfilled boxes are all still held, to place them anew: (track
+        // id, first frame, first box, this box, this frame).
+        let mut backfills: Vec<(u32, u64, BBox, BBox, u64)> = Vec::new();
         for (ti, track) in self.tracks.iter_mut().enumerate() {
             match matched_track[ti] {
                 Some(di) => {
@@ -355,11 +363,11 @@ impl Tracker {
                     }
                     // Backfilled boxes are moved only while all of them are held (else
                     // the track would jump where the released ones stay).
-                    if frame > track.first_frame
-                        && let Some(from) = track.backfill_from
-                        && self.held.front().is_some_and(|h| h.index <= from)
-                    {
-                        replacements.push((
+                    let replace = track
+                        .backfill_from
+                        .is_some_and(|from| self.held.front().is_some_and(|h| h.index <= from));
+                    if track.hits == 1 || replace {
+                        backfills.push((
                             track.id,
                             track.first_frame,
                             track.first_box,
@@ -374,8 +382,12 @@ impl Tracker {
                     track.misses += 1;
                     track.damp();
                     let bbox = track.predicted_box(cfg.growth_per_frame);
-                    if !mostly_inside(&bbox, cfg.frame_size) {
-                        // Left the picture: the track ends.
+                    // Left the picture, or found once only (no motion known: a box
+                    // kept in place drifts off the face as soon as the camera moves):
+                    // the track ends.
+                    if !mostly_inside(&bbox, cfg.frame_size)
+                        || (track.hits < 2 && track.misses > UNCONFIRMED_MAX_AGE)
+                    {
                         track.misses = cfg.max_age + 1;
                     }
                     if track.misses <= cfg.max_age {
@@ -393,9 +405,8 @@ impl Tracker {
         }
         self.tracks.retain(|t| t.misses <= cfg.max_age);
 
-        // Unmatched detections: high ones start tracks (and are backfilled), low ones are
-        // still masked, untracked.
-        let mut new_tracks = Vec::new();
+        // Unmatched detections: high ones start tracks (backfilled once they are seen
+        // again), low ones are still masked, untracked.
         for (di, d) in detections.iter().enumerate() {
             if matched_det[di] || d.score < cfg.low_threshold.min(cfg.high_threshold) {
                 if !matched_det[di] {
@@ -407,7 +418,6 @@ impl Tracker {
                 let track = Track::new(self.next_id, d, frame);
                 self.next_id += 1;
                 boxes.push(from_detection(d, Some(track.id), Origin::Detected));
-                new_tracks.push((self.tracks.len(), d.clone()));
                 self.tracks.push(track);
             } else {
                 boxes.push(from_detection(d, None, Origin::Detected));
@@ -429,38 +439,41 @@ impl Tracker {
                 }
             }
         }
-        for (ti, d) in new_tracks {
-            let track = &mut self.tracks[ti];
-            if !mostly_inside(&d.bbox, cfg.frame_size) {
+        // Backfill: before its first detection a track's box moves back along the mean
+        // velocity between its first two (or first and latest) detections; not before the
+        // scene's start, not where it is less than half inside the picture.
+        for (id, first, a, b, now) in backfills {
+            let Some(track) = self.tracks.iter_mut().find(|t| t.id == id) else {
                 continue;
-            }
-            for held in self.held.iter_mut().filter(|h| h.index >= self.scene_start) {
-                track.backfill_from.get_or_insert(held.index);
-                // The points were seen on a later frame: not carried back.
-                held.boxes.push(TrackedBox {
-                    points: Vec::new(),
-                    ..from_detection(&d, Some(track.id), Origin::Backfilled)
-                });
-            }
-        }
-        // Backfilled boxes follow the track's motion backwards once it has moved: the mean
-        // velocity from its first detection to this one, extrapolated before the first.
-        for (id, first, a, b, now) in replacements {
+            };
             let span = (now - first) as f32;
             let (vx, vy) = (
                 (b.x + b.w / 2.0 - a.x - a.w / 2.0) / span,
                 (b.y + b.h / 2.0 - a.y - a.h / 2.0) / span,
             );
-            for held in self.held.iter_mut().filter(|h| h.index < first) {
+            let (class, score) = (track.class, track.score);
+            track.backfill_from = None;
+            for held in self
+                .held
+                .iter_mut()
+                .filter(|h| h.index >= self.scene_start && h.index < first)
+            {
+                held.boxes
+                    .retain(|bx| bx.track_id != Some(id) || bx.origin != Origin::Backfilled);
                 let back = (first - held.index) as f32;
                 let bbox = BBox::new(a.x - vx * back, a.y - vy * back, a.w, a.h);
-                let keep = mostly_inside(&bbox, cfg.frame_size);
-                held.boxes.retain_mut(|bx| {
-                    if bx.track_id != Some(id) || bx.origin != Origin::Backfilled {
-                        return true;
-                    }
-                    bx.bbox = bbox;
-                    keep
+                if !mostly_inside(&bbox, cfg.frame_size) {
+                    continue;
+                }
+                track.backfill_from.get_or_insert(held.index);
+                // The points were seen on a later frame: not carried back.
+                held.boxes.push(TrackedBox {
+                    class,
+                    bbox,
+                    score,
+                    track_id: Some(id),
+                    origin: Origin::Backfilled,
+                    points: Vec::new(),
                 });
             }
         }
@@ -769,7 +782,8 @@ mod tests {
 
     #[test]
     fn backfill_within_the_lookahead_only() {
-        // First detected at frame 6; lookahead 4 reaches back to frame 2.
+        // First detected at frame 6; backfill waits for the second detection (frame 7, when
+        // the motion is known), and lookahead 4 then reaches back to frame 3.
         let frames: Vec<(Vec<Detection>, bool)> = (0..10)
             .map(|i| {
                 (
@@ -786,8 +800,8 @@ mod tests {
         for f in &out {
             let origins: Vec<Origin> = f.boxes.iter().map(|b| b.origin).collect();
             match f.index {
-                0 | 1 => assert!(origins.is_empty(), "frame {}: {origins:?}", f.index),
-                2..=5 => assert_eq!(origins, [Origin::Backfilled], "frame {}", f.index),
+                0..=2 => assert!(origins.is_empty(), "frame {}: {origins:?}", f.index),
+                3..=5 => assert_eq!(origins, [Origin::Backfilled], "frame {}", f.index),
                 _ => assert_eq!(origins, [Origin::Detected], "frame {}", f.index),
             }
         }
@@ -803,6 +817,7 @@ mod tests {
             .collect();
         frames.push((vec![], true));
         frames.push((vec![], false));
+        frames.push((vec![det(200.0, 10.0, 0.9)], false));
         frames.push((vec![det(200.0, 10.0, 0.9)], false));
         let out = run(&mut Tracker::new(config(6)), frames);
         for f in &out[5..7] {
@@ -841,23 +856,29 @@ mod tests {
 
     #[test]
     fn tracks_end_after_max_age() {
-        let mut frames = vec![(vec![det(0.0, 0.0, 0.9)], false)];
-        frames.extend((0..20).map(|_| (vec![], false)));
-        let out = run(
-            &mut Tracker::new(TrackerConfig {
-                max_age: 5,
+        let with_box = |detected: usize| -> Vec<FrameBoxes> {
+            let mut frames: Vec<(Vec<Detection>, bool)> = (0..detected)
+                .map(|_| (vec![det(0.0, 0.0, 0.9)], false))
+                .collect();
+            frames.extend((0..20).map(|_| (vec![], false)));
+            let cfg = TrackerConfig {
+                max_age: 6,
                 ..config(0)
-            }),
-            frames,
-        );
-        let with_box: Vec<u64> = out
-            .iter()
-            .filter(|f| !f.boxes.is_empty())
-            .map(|f| f.index)
-            .collect();
-        assert_eq!(with_box, [0, 1, 2, 3, 4, 5]);
+            };
+            run(&mut Tracker::new(cfg), frames)
+                .into_iter()
+                .filter(|f| !f.boxes.is_empty())
+                .collect()
+        };
+        // Found twice: predicted for max_age frames.
+        let out = with_box(2);
+        let indices: Vec<u64> = out.iter().map(|f| f.index).collect();
+        assert_eq!(indices, [0, 1, 2, 3, 4, 5, 6, 7]);
         // Predicted boxes grow a little with each frame without a detection.
-        assert!(out[5].boxes[0].bbox.w > out[1].boxes[0].bbox.w);
+        assert!(out[7].boxes[0].bbox.w > out[2].boxes[0].bbox.w);
+        // Found once: no motion is known, so only UNCONFIRMED_MAX_AGE frames.
+        let indices: Vec<u64> = with_box(1).iter().map(|f| f.index).collect();
+        assert_eq!(indices, [0, 1, 2, 3, 4]);
     }
 
     #[test]
