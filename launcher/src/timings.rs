@@ -25,7 +25,8 @@ pub fn process_cpu_time() -> Duration {
 pub struct Timings {
     /// The whole process while the file ran.
     pub process: f64,
-    /// `redactdetect`, by class and stage: ("face-inference", seconds), ...
+    /// `redactdetect`, by class and stage: ("face-inference", seconds), ...; the
+    /// verification pass's as "verify-face-inference", ...
     pub detect: Vec<(String, f64)>,
     pub track: f64,
     pub mask: f64,
@@ -50,11 +51,20 @@ impl Timings {
             let stats = element.property::<gst::Structure>("stats");
             match factory.name().as_str() {
                 "redactdetect" => {
-                    t.workers = stats.get("workers").unwrap_or(0);
-                    t.threads = stats.get("threads").unwrap_or(0);
+                    // The verification pass's costs are named apart: verify-face-inference...
+                    let verify = element.property::<bool>("verify");
+                    if !verify {
+                        t.workers = stats.get("workers").unwrap_or(0);
+                        t.threads = stats.get("threads").unwrap_or(0);
+                    }
                     for (name, value) in stats.iter() {
                         if let Ok(seconds) = value.get::<f64>() {
-                            t.detect.push((name.to_string(), seconds));
+                            let name = if verify {
+                                format!("verify-{name}")
+                            } else {
+                                name.to_string()
+                            };
+                            t.detect.push((name, seconds));
                         }
                     }
                 }

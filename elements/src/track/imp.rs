@@ -30,7 +30,10 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 const DEFAULT_MAX_AGE: u32 = 0;
 const DEFAULT_LOOKAHEAD: u32 = 0;
-const DEFAULT_HIGH_THRESHOLD: f64 = 0.5;
+// Every detection `redactdetect` emits at its default thresholds (faces 0.3, plates 0.2)
+// may start a track: one that cannot is masked on its own frame only, and with `interval`
+// N > 1 the frames up to the next detector run would go unmasked.
+const DEFAULT_HIGH_THRESHOLD: f64 = 0.2;
 const DEFAULT_LOW_THRESHOLD: f64 = 0.1;
 const DEFAULT_MATCH_IOU: f64 = 0.2;
 
