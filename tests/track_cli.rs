@@ -112,17 +112,21 @@ fn hamilton_interval_3_with_lookahead() {
         args.extend(extra);
         let run = redact(&args);
         assert!(run.status.success(), "{}", stderr(&run));
+        // The plain detector: CenterFace at 0.2 also takes blurred heads for faces.
         detect(
             &out,
             &dir.join(format!("{name}.json")),
-            &["--no-plates", "--no-track"],
+            &["--no-plates", "--no-track", "--no-verify"],
         )
         .count("face")
     };
+    // Detecting a third of the frames and tracking does at least as well as the plain
+    // detector on every frame. (It does not reach the default, which also tracks and runs
+    // the verification pass on every frame: README, "redact run".)
     let tracked = redetect("tracked", &["--interval", "3"]);
-    let plain = redetect("plain", &["--no-track"]);
+    let plain = redetect("plain", &["--no-track", "--no-verify"]);
     println!(
-        "faces found again: interval 3 + tracking {tracked}, interval 1 without tracking {plain}"
+        "faces found again: interval 3 + tracking {tracked}, interval 1 without tracking or verification {plain}"
     );
     assert!(
         tracked <= plain,
