@@ -226,11 +226,6 @@ pub fn load_session(path: &Path, options: SessionOptions) -> Result<Session, Run
                 reason: e.to_string(),
             })?;
     }
-    if std::env::var_os("XP_NOSPIN").is_some() {
-        builder = builder
-            .with_intra_op_spinning(false)
-            .map_err(|e| fail(&e))?;
-    }
     builder.commit_from_file(path).map_err(|e| fail(&e))
 }
 
