@@ -434,12 +434,14 @@ fn verification_adds_only_uncovered_faces() {
     for d in &added {
         assert_eq!((d.class.as_str(), d.track_id), ("face", None));
         // Not (nearly) wholly inside a first-pass region.
-        let area = d.bbox[2] * d.bbox[3];
+        let bbox = |b: [f64; 4]| {
+            let [x, y, w, h] = b.map(|v| v as f32);
+            redact_elements::algo::detection::BBox::new(x, y, w, h)
+        };
+        let b = bbox(d.bbox);
         for f in &first {
-            let ix = (d.bbox[0] + d.bbox[2]).min(f.bbox[0] + f.bbox[2]) - d.bbox[0].max(f.bbox[0]);
-            let iy = (d.bbox[1] + d.bbox[3]).min(f.bbox[1] + f.bbox[3]) - d.bbox[1].max(f.bbox[1]);
             assert!(
-                ix <= 0.0 || iy <= 0.0 || ix * iy < 0.9 * area,
+                b.intersection_area(&bbox(f.bbox)) < 0.9 * b.area(),
                 "{d:?} inside {f:?}"
             );
         }

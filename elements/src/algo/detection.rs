@@ -70,13 +70,18 @@ impl BBox {
         self.w.max(0.0) * self.h.max(0.0)
     }
 
-    pub fn iou(&self, other: &BBox) -> f32 {
+    /// The area both boxes cover (0 when they do not overlap).
+    pub fn intersection_area(&self, other: &BBox) -> f32 {
         let ix = (self.x + self.w).min(other.x + other.w) - self.x.max(other.x);
         let iy = (self.y + self.h).min(other.y + other.h) - self.y.max(other.y);
-        if ix <= 0.0 || iy <= 0.0 {
+        if ix <= 0.0 || iy <= 0.0 { 0.0 } else { ix * iy }
+    }
+
+    pub fn iou(&self, other: &BBox) -> f32 {
+        let inter = self.intersection_area(other);
+        if inter <= 0.0 {
             return 0.0;
         }
-        let inter = ix * iy;
         let union = self.area() + other.area() - inter;
         if union <= 0.0 { 0.0 } else { inter / union }
     }

@@ -503,12 +503,7 @@ impl Tracker {
 /// Whether at least half of `b` lies inside a frame of `size` (always, when it is unknown).
 fn mostly_inside(b: &BBox, size: (u32, u32)) -> bool {
     let (w, h) = (size.0 as f32, size.1 as f32);
-    if w <= 0.0 || h <= 0.0 {
-        return true;
-    }
-    let ix = (b.x + b.w).min(w) - b.x.max(0.0);
-    let iy = (b.y + b.h).min(h) - b.y.max(0.0);
-    ix > 0.0 && iy > 0.0 && ix * iy >= 0.5 * b.w * b.h
+    w <= 0.0 || h <= 0.0 || b.clip(w, h).area() >= 0.5 * b.area()
 }
 
 fn from_detection(d: &Detection, track_id: Option<u32>, origin: Origin) -> TrackedBox {
@@ -565,10 +560,11 @@ struct CutSignature {
     spread: f32,
 }
 
-/// Block-mean correlation below which a frame starts a new scene. Measured (2026-11-26) on
-/// the leak benchmark's dev video (9 cuts, 2 of them dark-to-dark, 1017 other frames, fast
-/// pans and zooms) and the Hamilton clip (3 cuts, 272 other frames): cuts −0.13 to 0.47,
-/// other frames 0.77 or more; whip-pans 0.34–0.54; dips and cross-fades 0.94 or more.
+/// Block-mean correlation below which a frame starts a new scene. Chosen (2026-11-26) with a
+/// Python replica of this sample and grid on the leak benchmark's dev video (9 cuts, 2 of
+/// them dark-to-dark, fast pans and zooms) and the Hamilton clip (3 cuts): cuts −0.13 to
+/// 0.47, other frames 0.77 or more; whip-pans 0.34–0.54; dips and cross-fades 0.94 or
+/// more. The Hamilton cuts are checked on this code by a test.
 pub const CUT_CORRELATION: f32 = 0.6;
 
 /// Share of the histogram mass that must move between two frames for a cut when a frame is

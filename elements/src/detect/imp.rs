@@ -1073,12 +1073,10 @@ fn attach_meta(
 /// detection of a face that is masked already. One that sticks out is kept: the face is
 /// then only partly under the mask.
 fn mostly_covered(b: &BBox, regions: &[BBox]) -> bool {
-    let area = (b.w * b.h).max(1e-6);
-    regions.iter().any(|r| {
-        let ix = (b.x + b.w).min(r.x + r.w) - b.x.max(r.x);
-        let iy = (b.y + b.h).min(r.y + r.h) - b.y.max(r.y);
-        ix > 0.0 && iy > 0.0 && ix * iy >= VERIFIED_COVERED * area
-    })
+    let area = b.area().max(1e-6);
+    regions
+        .iter()
+        .any(|r| b.intersection_area(r) >= VERIFIED_COVERED * area)
 }
 
 /// Share of a verification detection that must lie inside an existing region for it to
