@@ -221,10 +221,10 @@ fn gpu_launcher_cuda_path_agrees_with_the_cpu_path() {
     let warnings = std::sync::Arc::new(Warnings::default());
     let warn = |w: &str| warnings.0.lock().unwrap().push(w.to_string());
     let t = std::time::Instant::now();
-    let cpu = detect_file(&clip, &options(Device::Cpu), |_| {}, warn).unwrap();
+    let cpu = detect_file(&clip, &options(Device::Cpu), |_, _| {}, warn).unwrap();
     let t_cpu = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
-    let gpu = detect_file(&clip, &options(Device::Auto), |_| {}, warn).unwrap();
+    let gpu = detect_file(&clip, &options(Device::Auto), |_, _| {}, warn).unwrap();
     let t_gpu = t.elapsed().as_secs_f64();
     let models_on_cpu = warnings
         .0
@@ -271,7 +271,7 @@ fn gpu_launcher_cuda_path_agrees_with_the_cpu_path() {
             .unwrap()
             .remove(0);
         // What is left to find on the output, by the CPU detector.
-        let again = detect_file(&out, &options(Device::Cpu), |_| {}, warn).unwrap();
+        let again = detect_file(&out, &options(Device::Cpu), |_, _| {}, warn).unwrap();
         redacted.push((report, again));
     }
     let [(r_cpu, a_cpu), (r_gpu, a_gpu)] = [redacted.remove(0), redacted.remove(0)];

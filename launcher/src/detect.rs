@@ -1,11 +1,13 @@
 //! `redact detect`: detections JSON for an image, a video, or a folder of them.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::detections::DetectionsFile;
 use crate::media;
 use crate::pipeline::{DetectOptions, detect_file};
+use crate::progress::ProgressLines;
 
 /// What one file gave, for the summary line.
 #[derive(Debug, Clone)]
@@ -46,9 +48,27 @@ impl FileSummary {
     }
 }
 
-fn detect_one(input: &Path, output: &Path, options: &DetectOptions) -> Result<FileSummary, String> {
+fn detect_one(
+    input: &Path,
+    output: &Path,
+    options: &DetectOptions,
+    progress: Option<&Arc<ProgressLines>>,
+) -> Result<FileSummary, String> {
     let start = Instant::now();
-    let detections = detect_file(input, options, |_| {}, |w| eprintln!("warning: {w}"))?;
+    let lines = progress.cloned();
+    let detections = detect_file(
+        input,
+        options,
+        move |done, total| {
+            if let Some(p) = &lines {
+                p.frames(done, total)
+            }
+        },
+        |w| eprintln!("warning: {w}"),
+    )?;
+    if let Some(p) = progress {
+        p.done();
+    }
     let json = serde_json::to_vec_pretty(&detections).map_err(|e| e.to_string())?;
     media::write_atomically(output, &json)
         .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
@@ -75,11 +95,12 @@ pub fn default_output(input: &Path) -> PathBuf {
 
 /// Runs detection on `input` (file or folder). `report` receives each file's summary as it
 /// finishes; a failing file is named in a warning and the others still run. Fails if any
-/// file failed.
+/// file failed. `progress`: `--progress-lines`.
 pub fn run(
     input: &Path,
     output: Option<&Path>,
     options: &DetectOptions,
+    progress: Option<&Arc<ProgressLines>>,
     mut report: impl FnMut(&FileSummary),
 ) -> Result<Vec<FileSummary>, String> {
     crate::pipeline::init()?;
@@ -89,7 +110,7 @@ pub fn run(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_output(input));
     if input.is_file() {
-        let summary = detect_one(input, &output, options)?;
+        let summary = detect_one(input, &output, options, progress)?;
         report(&summary);
         return Ok(vec![summary]);
     }
@@ -110,6 +131,7 @@ pub fn run(
                 file,
                 &output.join(format!("{}.json", rel.display())),
                 options,
+                progress,
             )?;
             report(&summary);
             Ok(summary)

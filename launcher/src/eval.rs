@@ -194,7 +194,7 @@ pub fn evaluate(
     let mut found_per_image = Vec::new();
     let start = Instant::now();
     for s in &samples {
-        let d = detect_file(&s.file, &options, |_| {}, |w| eprintln!("warning: {w}"))?;
+        let d = detect_file(&s.file, &options, |_, _| {}, |w| eprintln!("warning: {w}"))?;
         let boxes: Vec<[f64; 4]> = d.frames[0]
             .detections
             .iter()

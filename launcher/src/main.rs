@@ -8,7 +8,7 @@ use redact::detect;
 use redact::device::Device;
 use redact::eval::{self, Dataset};
 use redact::pipeline::{DetectOptions, VerifyOptions};
-use redact::progress::Progress;
+use redact::progress::{Progress, ProgressLines};
 use redact::run::{self, MaskOptions, Quality, RunOptions};
 use redact_elements::detect as defaults;
 use std::sync::Arc;
@@ -50,6 +50,9 @@ enum Command {
         /// Default: INPUT.json beside a file, INPUT.detections/ beside a folder.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// For programs: print `progress DONE TOTAL` lines on stdout (TOTAL 0 while unknown).
+        #[arg(long)]
+        progress_lines: bool,
         #[command(flatten)]
         detector: DetectorArgs,
     },
@@ -68,6 +71,14 @@ enum Command {
     },
     /// List the known models and whether each is installed.
     Models,
+    /// The job API over HTTP (`redact serve --help`); runs `redact-serve` installed beside
+    /// `redact`.
+    #[command(disable_help_flag = true)]
+    Serve {
+        /// Arguments for `redact-serve` (see `redact serve --help`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -225,6 +236,10 @@ struct MaskArgs {
     /// mask, the rest) to stderr.
     #[arg(long)]
     timings: bool,
+    /// For programs: print `progress DONE TOTAL` lines on stdout instead of the progress
+    /// bar and summary (TOTAL 0 while unknown).
+    #[arg(long)]
+    progress_lines: bool,
 }
 
 impl MaskArgs {
@@ -419,6 +434,22 @@ impl DetectorArgs {
     }
 }
 
+/// `redact serve ...`: replaces this process with `redact-serve` from the same folder (the
+/// server is its own crate, so the CLI does not build with it).
+fn serve(args: Vec<std::ffi::OsString>) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find redact itself: {e}"))?;
+    let server = exe.with_file_name("redact-serve");
+    if !server.is_file() {
+        return Err(format!(
+            "{} is missing: build it with `cargo build --release -p redact-server` (./setup does)",
+            server.display()
+        ));
+    }
+    let e = std::process::Command::new(&server).args(args).exec();
+    Err(format!("cannot start {}: {e}", server.display()))
+}
+
 fn main() -> ExitCode {
     // `redact ... | head` must end quietly, not panic on a closed pipe.
     // SAFETY: restoring the default SIGPIPE disposition before any thread starts.
@@ -430,11 +461,15 @@ fn main() -> ExitCode {
         Command::Detect {
             input,
             output,
+            progress_lines,
             detector,
         } => {
             let options = detector.options();
-            detect::run(&input, output.as_deref(), &options, |s| {
-                println!("{}", s.line())
+            let lines = progress_lines.then(|| Arc::new(ProgressLines::default()));
+            detect::run(&input, output.as_deref(), &options, lines.as_ref(), |s| {
+                if !progress_lines {
+                    println!("{}", s.line())
+                }
             })
             .map(|summaries| {
                 if summaries.len() > 1 {
@@ -477,9 +512,13 @@ fn main() -> ExitCode {
             mask,
             detector,
         } => {
-            let (quiet, timings) = (mask.quiet, mask.timings);
+            let (quiet, timings) = (mask.quiet || mask.progress_lines, mask.timings);
             mask.options(&detector).and_then(|options| {
-                let reporter: Arc<dyn run::Reporter> = Arc::new(Progress::new(quiet, timings));
+                let reporter: Arc<dyn run::Reporter> = if mask.progress_lines {
+                    Arc::new(ProgressLines::default())
+                } else {
+                    Arc::new(Progress::new(quiet, timings))
+                };
                 run::run(&input, output.as_deref(), &options, &reporter).map(|reports| {
                     if reports.len() > 1 && !quiet {
                         let frames: u64 = reports.iter().map(|r| r.frames).sum();
@@ -488,6 +527,7 @@ fn main() -> ExitCode {
                 })
             })
         }
+        Command::Serve { args } => serve(args),
         Command::Models => {
             for m in redact_models::catalog() {
                 match redact_models::resolve_model(&m.name, None) {

@@ -230,6 +230,8 @@ struct Collected {
     width: u32,
     height: u32,
     fps: Option<f64>,
+    /// Frames in the stream, estimated on the first frame.
+    total: Option<u64>,
     frames: Vec<FrameDetections>,
 }
 
@@ -334,13 +336,24 @@ pub fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
     }
 }
 
-/// Detects on every frame of an image or video file. `on_frame` is called with the frame
-/// count after each frame (for progress); warnings (e.g. inference falling back to the
+/// Frames in the stream: upstream duration times the caps' frame rate.
+pub fn estimate_frames(pad: &gst::Pad) -> Option<u64> {
+    let duration = pad.peer_query_duration::<gst::ClockTime>()?;
+    let caps = pad.current_caps()?;
+    let info = gst_video::VideoInfo::from_caps(&caps).ok()?;
+    let fps = info.fps();
+    (fps.numer() > 0).then(|| {
+        (duration.nseconds() as f64 / 1e9 * fps.numer() as f64 / fps.denom() as f64).round() as u64
+    })
+}
+
+/// Detects on every frame of an image or video file. `on_frame` is called after each frame
+/// with the frames done and the stream's estimated total (for progress); warnings (e.g. inference falling back to the
 /// CPU) go to `on_warning`.
 pub fn detect_file(
     path: &Path,
     options: &DetectOptions,
-    on_frame: impl Fn(u64) + Send + Sync + 'static,
+    on_frame: impl Fn(u64, Option<u64>) + Send + Sync + 'static,
     on_warning: impl Fn(&str),
 ) -> Result<DetectionsFile, String> {
     init()?;
@@ -431,13 +444,17 @@ pub fn detect_file(
                     (t.nseconds() as f64 / 1e9 * 1e6).round() / 1e6
                 });
                 let index = c.frames.len() as u64;
+                if index == 0 {
+                    c.total = sink.static_pad("sink").and_then(|p| estimate_frames(&p));
+                }
+                let total = c.total;
                 c.frames.push(FrameDetections {
                     index,
                     pts,
                     detections: records(buffer),
                 });
                 drop(c);
-                on_frame(index + 1);
+                on_frame(index + 1, total);
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),

@@ -125,3 +125,70 @@ impl Reporter for Progress {
         }
     }
 }
+
+/// `--progress-lines`: `progress DONE TOTAL` on stdout (TOTAL 0 while unknown), at most
+/// every quarter second and once at the end of each file, for a program that runs `redact`
+/// (the job server reads them). Warnings go to stderr as usual.
+pub struct ProgressLines {
+    state: Mutex<(Instant, u64, u64)>,
+}
+
+const LINES_EVERY: Duration = Duration::from_millis(250);
+
+impl Default for ProgressLines {
+    fn default() -> Self {
+        ProgressLines {
+            state: Mutex::new((Instant::now() - LINES_EVERY, 0, 0)),
+        }
+    }
+}
+
+impl ProgressLines {
+    /// Frames done of `total` (when known); printed if a quarter second has passed.
+    pub fn frames(&self, done: u64, total: Option<u64>) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(t) = total {
+            s.2 = t;
+        }
+        s.1 = done;
+        if s.0.elapsed() >= LINES_EVERY {
+            s.0 = Instant::now();
+            Self::print(s.1, s.2);
+        }
+    }
+
+    /// The last count of a file, always printed.
+    pub fn done(&self) {
+        let s = self.state.lock().unwrap();
+        Self::print(s.1, s.2.max(s.1));
+    }
+
+    fn print(done: u64, total: u64) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "progress {done} {total}");
+        let _ = out.flush();
+    }
+}
+
+impl Reporter for ProgressLines {
+    fn start(&self, _file: &Path) {
+        *self.state.lock().unwrap() = (Instant::now() - LINES_EVERY, 0, 0);
+    }
+
+    fn total(&self, frames: u64) {
+        self.state.lock().unwrap().2 = frames;
+    }
+
+    fn frame(&self, done: u64) {
+        self.frames(done, None);
+    }
+
+    fn finish(&self, _report: &FileReport) {
+        self.done();
+    }
+
+    fn warn(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
+}

@@ -18,7 +18,9 @@ use serde::Deserialize;
 use crate::detections::DetectionsFile;
 use crate::device::{self, Device, VideoPath};
 use crate::media;
-use crate::pipeline::{DetectOptions, file_element, init, make, make_decoders_strict, play};
+use crate::pipeline::{
+    DetectOptions, estimate_frames, file_element, init, make, make_decoders_strict, play,
+};
 use crate::timings::{Timings, process_cpu_time};
 use redact_elements::algo::detection::BBox;
 use redact_elements::roi;
@@ -560,17 +562,6 @@ fn redaction_chain(
         gst::PadProbeReturn::Ok
     });
     Ok((first, mask))
-}
-
-/// Frames in the stream: upstream duration times the caps' frame rate.
-fn estimate_frames(pad: &gst::Pad) -> Option<u64> {
-    let duration = pad.peer_query_duration::<gst::ClockTime>()?;
-    let caps = pad.current_caps()?;
-    let info = gst_video::VideoInfo::from_caps(&caps).ok()?;
-    let fps = info.fps();
-    (fps.numer() > 0).then(|| {
-        (duration.nseconds() as f64 / 1e9 * fps.numer() as f64 / fps.denom() as f64).round() as u64
-    })
 }
 
 fn redact_file(

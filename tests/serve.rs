@@ -1,0 +1,978 @@
+//! `redact serve` over real HTTP on 127.0.0.1 with real media: the job flow against
+//! `redact run`, the review flow (detection once, renders from the stored detections), auth,
+//! upload checks, the queue limit, concurrent clients and a SIGKILL mid-job.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn shared_data() -> Option<PathBuf> {
+    let dir = std::env::var_os("REDACT_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")))
+        .join("data");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is absent (the shared test media)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn server_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_redact-serve"))
+}
+
+/// `redact`, built beside the server by the workspace build.
+fn redact_exe() -> PathBuf {
+    let exe = server_exe().with_file_name("redact");
+    assert!(
+        exe.is_file(),
+        "{} is missing: cargo build --workspace",
+        exe.display()
+    );
+    exe
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("redact-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A wrapper around `redact` that appends each call's arguments to `calls.log`.
+fn logging_redact(dir: &Path) -> PathBuf {
+    let script = dir.join("redact-logged");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\nexec '{}' \"$@\"\n",
+            dir.join("calls.log").display(),
+            redact_exe().display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    data: PathBuf,
+    args: Vec<String>,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(data: &Path, extra: &[&str]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut args: Vec<String> = vec![
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--data".into(),
+            data.display().to_string(),
+            "--device".into(),
+            "cpu".into(),
+            "--workers".into(),
+            "1".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let log = data.with_extension("log");
+        let mut s = Server {
+            child: Server::spawn(&args, &log),
+            base: format!("http://127.0.0.1:{port}"),
+            data: data.into(),
+            args,
+            log,
+        };
+        s.wait_ready();
+        s
+    }
+
+    fn spawn(args: &[String], log: &Path) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        Command::new(server_exe())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("redact-serve starts")
+    }
+
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the server exited ({status}): {}", self.log_text());
+            }
+            if agent()
+                .get(&format!("{}/v1/openapi.json", self.base))
+                .call()
+                .is_ok()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the server did not answer: {}", self.log_text());
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn kill9_and_restart(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+        self.child = Server::spawn(&self.args, &self.log);
+        self.wait_ready();
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `redact serve clients add NAME` through the `redact` front door: (id, secret).
+    fn add_client(&self, name: &str) -> (String, String) {
+        let out = Command::new(redact_exe())
+            .args(["serve", "clients", "add", name, "--data"])
+            .arg(&self.data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let field = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .unwrap_or_else(|| panic!("no {k} in {text}"))
+                .trim()
+                .to_string()
+        };
+        (field("client_id:"), field("client_secret:"))
+    }
+
+    fn token(&self, id: &str, secret: &str) -> Value {
+        let (status, body) = send_json(
+            agent().post(&self.url("/v1/auth/token")),
+            &json!({"client_id": id, "client_secret": secret}),
+        );
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    fn access(&self, name: &str) -> String {
+        let (id, secret) = self.add_client(name);
+        self.token(&id, &secret)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+fn read(mut response: ureq::http::Response<ureq::Body>) -> (u16, Vec<u8>) {
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(100 << 20)
+        .read_to_vec()
+        .unwrap();
+    (status, body)
+}
+
+fn as_json(status: u16, body: &[u8]) -> (u16, Value) {
+    let v = serde_json::from_slice(body).unwrap_or_else(|_| {
+        panic!(
+            "status {status}: not JSON: {}",
+            String::from_utf8_lossy(body)
+        )
+    });
+    (status, v)
+}
+
+fn send_json(request: ureq::RequestBuilder<ureq::typestate::WithBody>, v: &Value) -> (u16, Value) {
+    let (s, b) = read(request.send_json(v).unwrap());
+    as_json(s, &b)
+}
+
+fn get(server: &Server, token: &str, path: &str) -> (u16, Vec<u8>) {
+    read(
+        agent()
+            .get(&server.url(path))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap(),
+    )
+}
+
+fn get_json(server: &Server, token: &str, path: &str) -> (u16, Value) {
+    let (s, b) = get(server, token, path);
+    as_json(s, &b)
+}
+
+fn post_json(server: &Server, token: &str, path: &str, v: &Value) -> (u16, Value) {
+    send_json(
+        agent()
+            .post(&server.url(path))
+            .header("Authorization", &format!("Bearer {token}")),
+        v,
+    )
+}
+
+/// A multipart body with a `media` file and optional `options`.
+fn multipart(media: &[u8], options: Option<&Value>) -> (String, Vec<u8>) {
+    let boundary = "----redact-test-boundary-7d1f";
+    let mut body = Vec::new();
+    if let Some(o) = options {
+        write!(
+            body,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"options\"\r\n\r\n{o}\r\n"
+        )
+        .unwrap();
+    }
+    write!(
+        body,
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"media\"; filename=\"upload\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .unwrap();
+    body.extend_from_slice(media);
+    write!(body, "\r\n--{boundary}--\r\n").unwrap();
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn submit(
+    server: &Server,
+    token: &str,
+    media: &[u8],
+    options: Option<&Value>,
+) -> (u16, Value, Option<String>) {
+    let (content_type, body) = multipart(media, options);
+    let response = agent()
+        .post(&server.url("/v1/jobs"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", &content_type)
+        .send(&body[..])
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let location = header("location").or_else(|| header("retry-after"));
+    let (s, b) = read(response);
+    let (s, v) = as_json(s, &b);
+    (s, v, location)
+}
+
+/// Polls a job until it is in one of `states` (panics after `limit`).
+fn wait_for(server: &Server, token: &str, id: &str, states: &[&str], limit: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let (status, job) = get_json(server, token, &format!("/v1/jobs/{id}"));
+        assert_eq!(status, 200, "{job}");
+        let state = job["status"].as_str().unwrap().to_string();
+        if states.contains(&state.as_str()) {
+            return job;
+        }
+        assert!(
+            !["failed", "cancelled"].contains(&state.as_str()),
+            "job ended {state}: {job}\n{}",
+            server.log_text()
+        );
+        assert!(
+            start.elapsed() < limit,
+            "job still {state} after {limit:?}: {}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The payload of an MP4's `mdat` box (the coded frames and audio; the header boxes carry
+/// creation times that differ between runs).
+fn mdat(file: &[u8]) -> &[u8] {
+    let mut i = 0;
+    while i + 8 <= file.len() {
+        let size = u32::from_be_bytes(file[i..i + 4].try_into().unwrap()) as usize;
+        let (start, size) = if size == 1 {
+            (
+                i + 16,
+                u64::from_be_bytes(file[i + 8..i + 16].try_into().unwrap()) as usize,
+            )
+        } else {
+            (i + 8, size)
+        };
+        if &file[i + 4..i + 8] == b"mdat" {
+            return &file[start..i + size];
+        }
+        assert!(size >= 8, "bad MP4 box at {i}");
+        i += size;
+    }
+    panic!("no mdat box");
+}
+
+/// Face boxes `redact detect` (plain detector) finds in a file.
+fn faces_in(file: &Path) -> Vec<(u64, [f64; 4])> {
+    let out_json = file.with_extension("faces.json");
+    let out = Command::new(redact_exe())
+        .arg("detect")
+        .arg(file)
+        .arg("-o")
+        .arg(&out_json)
+        .args([
+            "--device",
+            "cpu",
+            "--no-verify",
+            "--no-plates",
+            "--no-track",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&out_json).unwrap()).unwrap();
+    v["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            let index = f["index"].as_u64().unwrap();
+            f["detections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |d| (index, [0, 1, 2, 3].map(|i| d["box"][i].as_f64().unwrap())))
+        })
+        .collect()
+}
+
+fn overlaps(a: &[f64; 4], b: &[f64; 4]) -> bool {
+    let w = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+    let h = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+    w > 0.0 && h > 0.0 && w * h > 0.3 * (a[2] * a[3]).min(b[2] * b[3])
+}
+
+#[test]
+fn a_job_gives_what_redact_run_gives() {
+    let Some(data) = shared_data() else { return };
+    let clip = data.join("video/short_hamilton_clip.mp4");
+    let dir = temp_dir("flow");
+    let server = Server::start(&dir.join("data"), &[]);
+    let (id, secret) = server.add_client("flow");
+    // HTTP Basic works as well as JSON.
+    let (status, pair) = read(
+        agent()
+            .post(&server.url("/v1/auth/token"))
+            .header(
+                "Authorization",
+                &format!(
+                    "Basic {}",
+                    base64_encode(format!("{id}:{secret}").as_bytes())
+                ),
+            )
+            .send_empty()
+            .unwrap(),
+    );
+    let (status, pair) = as_json(status, &pair);
+    assert_eq!(status, 200, "{pair}");
+    assert_eq!(pair["token_type"], "Bearer");
+    let token = pair["access_token"].as_str().unwrap();
+
+    let (status, job, location) = submit(&server, token, &std::fs::read(&clip).unwrap(), None);
+    assert_eq!(status, 202, "{job}");
+    let job_id = job["id"].as_str().unwrap();
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/v1/jobs/{job_id}").as_str())
+    );
+    // Queued, or already taken up by the idle worker.
+    assert!(["queued", "detecting"].contains(&job["status"].as_str().unwrap()), "{job}");
+    assert_eq!(job["kind"], "video");
+    // No result before it is done.
+    let (status, _) = get(&server, token, &format!("/v1/jobs/{job_id}/result"));
+    assert_eq!(status, 409);
+    let done = wait_for(
+        &server,
+        token,
+        job_id,
+        &["succeeded"],
+        Duration::from_secs(600),
+    );
+    assert_eq!(done["progress"], 100);
+    let (status, result) = get(&server, token, &format!("/v1/jobs/{job_id}/result"));
+    assert_eq!(status, 200);
+
+    let local = dir.join("local.mp4");
+    let out = Command::new(redact_exe())
+        .arg("run")
+        .arg(&clip)
+        .arg("-o")
+        .arg(&local)
+        .args(["--device", "cpu", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let local = std::fs::read(&local).unwrap();
+    assert_eq!(
+        result.len(),
+        local.len(),
+        "result and redact run differ in size"
+    );
+    assert!(
+        mdat(&result) == mdat(&local),
+        "the job's frames differ from redact run's"
+    );
+    // The detections the job kept: the same format as redact detect, with tracks.
+    let (status, det) = get_json(&server, token, &format!("/v1/jobs/{job_id}/detections"));
+    assert_eq!(status, 200);
+    assert_eq!(det["frame_count"], 275);
+    assert!(
+        det["tracks"].as_array().unwrap().len() > 10,
+        "{}",
+        det["tracks"]
+    );
+
+    // Deleting removes its files; it is then cancelled-or-done with no result.
+    let (status, _) = read(
+        agent()
+            .delete(&server.url(&format!("/v1/jobs/{job_id}")))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(status, 204);
+    assert!(!dir.join("data/jobs").join(job_id).exists());
+    let (status, _) = get(&server, token, &format!("/v1/jobs/{job_id}/result"));
+    assert_eq!(status, 409);
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn review_detects_once_and_renders_each_choice() {
+    let Some(data) = shared_data() else { return };
+    let clip = data.join("video/short_hamilton_clip.mp4");
+    let dir = temp_dir("review");
+    let redact = logging_redact(&dir);
+    let server = Server::start(&dir.join("data"), &["--redact", redact.to_str().unwrap()]);
+    let token = server.access("review");
+    let (status, job, _) = submit(
+        &server,
+        &token,
+        &std::fs::read(&clip).unwrap(),
+        Some(&json!({"review": true})),
+    );
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap();
+    let job = wait_for(&server, &token, id, &["detected"], Duration::from_secs(600));
+    assert_eq!(job["progress"], 50);
+    assert!(job["outputs"]["media"].is_null());
+    let (_, det) = get_json(&server, &token, &format!("/v1/jobs/{id}/detections"));
+    // The longest face track: the one to keep visible, then the only one masked.
+    let track = det["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["class"] == "face")
+        .max_by_key(|t| t["last_frame"].as_u64().unwrap() - t["first_frame"].as_u64().unwrap())
+        .unwrap()
+        .clone();
+    let track_id = track["id"].as_i64().unwrap();
+    // Its boxes, frame by frame.
+    let boxes: Vec<(u64, [f64; 4])> = det["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            let index = f["index"].as_u64().unwrap();
+            f["detections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["track_id"].as_i64() == Some(track_id) && d["origin"] == "detected")
+                .map(move |d| (index, [0, 1, 2, 3].map(|i| d["box"][i].as_f64().unwrap())))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        boxes.len() >= 10,
+        "track {track_id} has {} detected boxes",
+        boxes.len()
+    );
+    let found_on_track = |file: &Path| {
+        let faces = faces_in(file);
+        boxes
+            .iter()
+            .filter(|(i, b)| faces.iter().any(|(j, f)| i == j && overlaps(b, f)))
+            .count()
+    };
+
+    let mut renders = Vec::new();
+    for (n, scope) in ["exclude", "include"].iter().enumerate() {
+        let (status, job) = post_json(
+            &server,
+            &token,
+            &format!("/v1/jobs/{id}/render"),
+            &json!({"tracks": {"ids": [track_id], "scope": scope}}),
+        );
+        assert_eq!(status, 202, "{job}");
+        wait_for(
+            &server,
+            &token,
+            id,
+            &["succeeded"],
+            Duration::from_secs(300),
+        );
+        let (status, bytes) = get(&server, &token, &format!("/v1/jobs/{id}/result"));
+        assert_eq!(status, 200);
+        let file = dir.join(format!("render{n}.mp4"));
+        std::fs::write(&file, &bytes).unwrap();
+        renders.push(file);
+    }
+    // Kept visible: the face is found again on (nearly) every frame it was detected on;
+    // masked alone: on (nearly) none.
+    let kept = found_on_track(&renders[0]);
+    let masked = found_on_track(&renders[1]);
+    eprintln!(
+        "track {track_id}: {} detected boxes; re-detected {kept} when kept, {masked} when masked",
+        boxes.len()
+    );
+    assert!(
+        kept * 10 >= boxes.len() * 7,
+        "kept visible: re-detected {kept} of {}",
+        boxes.len()
+    );
+    assert!(
+        masked * 20 <= boxes.len(),
+        "masked: still re-detected {masked} of {}",
+        boxes.len()
+    );
+    // The other faces: masked in the first render, visible in the second.
+    let others = |file: &Path| {
+        faces_in(file)
+            .iter()
+            .filter(|(i, f)| !boxes.iter().any(|(j, b)| i == j && overlaps(b, f)))
+            .count()
+    };
+    let (others_masked, others_kept) = (others(&renders[0]), others(&renders[1]));
+    assert!(
+        others_kept > 5 * others_masked.max(1),
+        "other faces: {others_masked} found when masked, {others_kept} when kept"
+    );
+
+    // One detector run: one `redact detect`, and each render a `redact run` from the
+    // stored detections.
+    let calls = std::fs::read_to_string(dir.join("calls.log")).unwrap();
+    let calls: Vec<&str> = calls
+        .lines()
+        .filter(|l| l.starts_with("detect ") || l.starts_with("run "))
+        .collect();
+    assert_eq!(
+        calls.iter().filter(|l| l.starts_with("detect ")).count(),
+        1,
+        "{calls:?}"
+    );
+    let runs: Vec<&&str> = calls.iter().filter(|l| l.starts_with("run ")).collect();
+    assert_eq!(runs.len(), 2, "{calls:?}");
+    assert!(runs.iter().all(|l| l.contains("--detections")), "{runs:?}");
+    // Rendering a job that is rendering, or that has no detections, is a conflict.
+    let (status, e) = post_json(
+        &server,
+        &token,
+        "/v1/jobs/job_000000000000000000000000/render",
+        &json!({}),
+    );
+    assert_eq!((status, e["error_type"].as_str()), (404, Some("not_found")));
+}
+
+#[test]
+fn auth_refuses_what_it_should() {
+    let dir = temp_dir("auth");
+    let server = Server::start(&dir.join("data"), &["--access-token-seconds", "2"]);
+    let (id, secret) = server.add_client("auth");
+    let pair = server.token(&id, &secret);
+    let access = pair["access_token"].as_str().unwrap().to_string();
+    let refresh = pair["refresh_token"].as_str().unwrap().to_string();
+
+    let status_of = |token: &str| get(&server, token, "/v1/policies").0;
+    assert_eq!(status_of(&access), 200);
+    // Wrong secret, unknown client.
+    let (s, e) = send_json(
+        agent().post(&server.url("/v1/auth/token")),
+        &json!({"client_id": id, "client_secret": "nope"}),
+    );
+    assert_eq!((s, e["error_type"].as_str()), (401, Some("unauthorized")));
+    let (s, _) = send_json(
+        agent().post(&server.url("/v1/auth/token")),
+        &json!({"client_id": "cl_x", "client_secret": secret}),
+    );
+    assert_eq!(s, 401);
+    // Forged: payload changed, signature kept; signed with another key; alg none.
+    let parts: Vec<&str> = access.split('.').collect();
+    let other_sub =
+        base64url(br#"{"sub":"cl_someoneelse","exp":9999999999,"iat":0,"typ":"access"}"#);
+    assert_eq!(
+        status_of(&format!("{}.{other_sub}.{}", parts[0], parts[2])),
+        401
+    );
+    let claims = json!({"sub": id, "exp": 9_999_999_999u64, "iat": 0, "typ": "access"});
+    let foreign = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"not the server's key, 32 bytes!!"),
+    )
+    .unwrap();
+    assert_eq!(status_of(&foreign), 401);
+    let none = format!(
+        "{}.{}.",
+        base64url(br#"{"alg":"none","typ":"JWT"}"#),
+        base64url(claims.to_string().as_bytes())
+    );
+    assert_eq!(status_of(&none), 401);
+    assert_eq!(status_of("garbage"), 401);
+    // Another client's job is not found.
+    let other = server.access("other");
+    let (_, policy) = post_json(
+        &server,
+        &access,
+        "/v1/policies",
+        &json!({"name": "p", "options": {"method": "fill"}}),
+    );
+    let pid = policy["id"].as_str().unwrap();
+    assert_eq!(get(&server, &access, &format!("/v1/policies/{pid}")).0, 200);
+    assert_eq!(get(&server, &other, &format!("/v1/policies/{pid}")).0, 404);
+
+    // Refresh rotates; the old refresh token is refused and its reuse revokes the family.
+    let (s, second) = send_json(
+        agent().post(&server.url("/v1/auth/refresh")),
+        &json!({"refresh_token": refresh}),
+    );
+    assert_eq!(s, 200, "{second}");
+    let new_refresh = second["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(new_refresh, refresh);
+    let (s, e) = send_json(
+        agent().post(&server.url("/v1/auth/refresh")),
+        &json!({"refresh_token": refresh}),
+    );
+    assert_eq!(s, 401, "{e}");
+    let (s, _) = send_json(
+        agent().post(&server.url("/v1/auth/refresh")),
+        &json!({"refresh_token": new_refresh}),
+    );
+    assert_eq!(s, 401, "the family survived the replay of a rotated token");
+
+    // Expired.
+    std::thread::sleep(Duration::from_millis(3100));
+    let (s, body) = get_json(&server, &access, "/v1/policies");
+    assert_eq!(s, 401);
+    assert!(
+        body["message"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
+
+    // Secrets and tokens are not stored in clear.
+    drop(server);
+    let mut stored = Vec::new();
+    for f in ["redact.sqlite", "redact.sqlite-wal"] {
+        stored.extend(std::fs::read(dir.join("data").join(f)).unwrap_or_default());
+    }
+    assert!(!stored.is_empty());
+    for needle in [&secret, &refresh, &new_refresh] {
+        assert!(
+            !stored.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "found a secret in the database"
+        );
+    }
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    base64_encode(bytes)
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
+}
+
+#[test]
+fn uploads_options_and_the_queue_are_checked() {
+    let Some(data) = shared_data() else { return };
+    let image = std::fs::read(
+        data.join("faces-dlib")
+            .join(first_image(&data.join("faces-dlib"))),
+    )
+    .unwrap();
+    let dir = temp_dir("checks");
+    let server = Server::start(
+        &dir.join("data"),
+        &[
+            "--max-upload-mb",
+            "1",
+            "--queue-limit",
+            "2",
+            "--max-image-mb",
+            "1",
+        ],
+    );
+    let token = server.access("checks");
+    // Decided by content: a text file is 415 whatever it is called.
+    let (s, e, _) = submit(&server, &token, b"just some text, not a video", None);
+    assert_eq!(
+        (s, e["error_type"].as_str()),
+        (415, Some("unsupported_media_type")),
+        "{e}"
+    );
+    // Too large: 413, and nothing is kept.
+    let big = vec![0u8; 1_200_000];
+    let (s, e, _) = submit(&server, &token, &big, None);
+    assert_eq!(s, 413, "{e}");
+    // Bad options: 400 naming the option.
+    for (options, word) in [
+        (json!({"method": "smudge"}), "method"),
+        (json!({"threshold": 2}), "threshold"),
+        (json!({"sharpen": true}), "sharpen"),
+        (
+            json!({"policy_id": "pol_000000000000000000000000"}),
+            "policy",
+        ),
+    ] {
+        let (s, e, _) = submit(&server, &token, &image, Some(&options));
+        assert_eq!(s, 400, "{options}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(word), "{e}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.join("data/jobs")).unwrap().count(),
+        0,
+        "refused uploads left files"
+    );
+    // The queue holds 2: a third is 429 with Retry-After.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (s, e, header) = submit(&server, &token, &image, None);
+        statuses.push(s);
+        if s == 429 {
+            assert_eq!(e["error_type"], "queue_full");
+            assert!(header.unwrap().parse::<u64>().unwrap() > 0);
+        }
+    }
+    assert_eq!(statuses, [202, 202, 429]);
+    // Sync image: the redacted image, or the findings.
+    let response = agent()
+        .post(&server.url("/v1/redact"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "image/jpeg")
+        .send(&image[..])
+        .unwrap();
+    let (s, redacted) = read(response);
+    assert_eq!(s, 200);
+    assert!(redacted.starts_with(b"\xff\xd8\xff") && redacted != image);
+    let response = agent()
+        .post(&server.url("/v1/redact"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Accept", "application/json")
+        .send(&image[..])
+        .unwrap();
+    let (s, b) = read(response);
+    let (s, findings) = as_json(s, &b);
+    assert_eq!(s, 200, "{findings}");
+    assert!(
+        findings["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["class"] == "face"),
+        "{findings}"
+    );
+    // Errors are JSON everywhere, with no internals.
+    let (s, e) = as_json_pair(read(
+        agent().get(&server.url("/v1/nothing")).call().unwrap(),
+    ));
+    assert_eq!((s, e["error_type"].as_str()), (404, Some("not_found")));
+    let (s, e) = as_json_pair(read(
+        agent().get(&server.url("/v1/jobs/job_1")).call().unwrap(),
+    ));
+    assert_eq!((s, e["error_type"].as_str()), (401, Some("unauthorized")));
+}
+
+fn as_json_pair((s, b): (u16, Vec<u8>)) -> (u16, Value) {
+    as_json(s, &b)
+}
+
+fn first_image(dir: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".jpg"))
+        .collect();
+    names.sort();
+    names.into_iter().next().expect("a JPEG in faces-dlib")
+}
+
+#[test]
+fn concurrent_clients_and_a_sigkill_lose_no_job() {
+    let Some(data) = shared_data() else { return };
+    let dlib = data.join("faces-dlib");
+    let image = std::fs::read(dlib.join(first_image(&dlib))).unwrap();
+    let clip = std::fs::read(data.join("video/short_hamilton_clip.mp4")).unwrap();
+    let dir = temp_dir("load");
+    let mut server = Server::start(
+        &dir.join("data"),
+        &["--queue-limit", "12", "--lease-seconds", "5"],
+    );
+    // A video first, so that the server is killed in the middle of it.
+    let first = server.access("video");
+    let (s, video, _) = submit(&server, &first, &clip, None);
+    assert_eq!(s, 202, "{video}");
+    let video_id = video["id"].as_str().unwrap().to_string();
+    // 20 clients submit an image each at once.
+    let tokens: Vec<String> = (0..20).map(|i| server.access(&format!("c{i}"))).collect();
+    let results: Vec<(u16, Value, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = tokens
+            .iter()
+            .map(|t| {
+                let server = &server;
+                let image = &image;
+                scope.spawn(move || {
+                    let (s, v, _) = submit(server, t, image, None);
+                    (s, v, t.clone())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let accepted: Vec<(String, String)> = results
+        .iter()
+        .filter(|(s, _, _)| *s == 202)
+        .map(|(_, v, t)| (v["id"].as_str().unwrap().to_string(), t.clone()))
+        .collect();
+    let refused = results.iter().filter(|(s, _, _)| *s == 429).count();
+    assert_eq!(accepted.len() + refused, 20, "{results:?}");
+    assert!(
+        refused > 0 && accepted.len() >= 10,
+        "{} accepted, {refused} refused",
+        accepted.len()
+    );
+
+    // Kill -9 while the video runs, then start again.
+    wait_for(
+        &server,
+        &first,
+        &video_id,
+        &["detecting", "rendering"],
+        Duration::from_secs(60),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    server.kill9_and_restart();
+    let result_path = dir.join("data/jobs").join(&video_id).join("result.mp4");
+    let start = Instant::now();
+    let mut all: Vec<(String, String)> = accepted.clone();
+    all.push((video_id.clone(), first.clone()));
+    loop {
+        let states: Vec<String> = all
+            .iter()
+            .map(|(id, t)| {
+                get_json(&server, t, &format!("/v1/jobs/{id}")).1["status"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        // No result file is served (or present) before the job succeeds.
+        let video_state = &states[states.len() - 1];
+        if video_state != "succeeded" {
+            assert_eq!(
+                get(&server, &first, &format!("/v1/jobs/{video_id}/result")).0,
+                409
+            );
+        }
+        if states.iter().all(|s| s == "succeeded" || s == "failed") {
+            for ((id, t), s) in all.iter().zip(&states) {
+                let (_, job) = get_json(&server, t, &format!("/v1/jobs/{id}"));
+                assert!(s == "succeeded" || job["error"].is_string(), "{job}");
+            }
+            assert!(
+                states.iter().all(|s| s == "succeeded"),
+                "{states:?}\n{}",
+                server.log_text()
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "jobs stuck: {states:?}\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(result_path.is_file());
+    let (s, bytes) = get(&server, &first, &format!("/v1/jobs/{video_id}/result"));
+    assert_eq!(s, 200);
+    assert!(mdat(&bytes).len() > 100_000);
+    let log = server.log_text();
+    assert!(log.contains("queued again"), "{log}");
+    // Nothing personal in the log: no client secret, no token, no file name.
+    assert!(
+        !log.contains(&first) && !log.contains("short_hamilton"),
+        "{log}"
+    );
+}
