@@ -221,10 +221,15 @@ async fn receive_multipart(
         match field.name() {
             Some("options") => {
                 let text = field.text().await.map_err(read_error)?;
-                options = Some(
-                    serde_json::from_str(&text)
-                        .map_err(|e| ApiError::bad_request(format!("options: not JSON: {e}")))?,
-                );
+                if options.is_some() {
+                    return Err(ApiError::bad_request("more than one options field"));
+                }
+                let value: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| ApiError::bad_request(format!("options: not JSON: {e}")))?;
+                if !value.is_object() {
+                    return Err(ApiError::bad_request("options: expected a JSON object"));
+                }
+                options = Some(value);
             }
             Some("media") => {
                 if kind.is_some() {
@@ -347,7 +352,7 @@ pub struct TokenRequest {
 /// HTTP Basic.
 #[utoipa::path(
     post, path = "/v1/auth/token", tag = "auth",
-    request_body(content = Option<TokenRequest>, description = "or HTTP Basic client_id:client_secret"),
+    request_body(content = TokenRequest, description = "or an empty body with HTTP Basic client_id:client_secret"),
     responses(
         (status = 200, body = TokenPair),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -456,7 +461,8 @@ impl From<&JobRow> for JobView {
 struct JobUpload {
     #[schema(value_type = String, format = Binary)]
     media: Vec<u8>,
-    #[schema(value_type = Option<String>)]
+    /// JSON text.
+    #[schema(value_type = Option<JobOptions>)]
     options: Option<String>,
 }
 
@@ -464,6 +470,8 @@ struct JobUpload {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobFromUri {
+    /// `file:///…` under the server's file root.
+    #[schema(pattern = "^file://")]
     pub input_uri: String,
     #[schema(value_type = Option<JobOptions>)]
     pub options: Option<serde_json::Value>,
@@ -683,7 +691,11 @@ async fn render(
     get, path = "/v1/jobs/{id}/result", tag = "jobs", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses(
-        (status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "the redacted file, in the input's format", content(
+            (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"),
+            (Vec<u8> = "video/mp4"), (Vec<u8> = "video/quicktime"), (Vec<u8> = "video/x-matroska"),
+            (Vec<u8> = "video/webm"), (Vec<u8> = "video/x-msvideo"), (Vec<u8> = "application/zip")
+        )),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)
     )
 )]
@@ -740,8 +752,10 @@ pub struct Findings {
         (Vec<u8> = "application/octet-stream")
     )),
     responses(
-        (status = 200, content_type = "image/jpeg", body = Vec<u8>, description = "the redacted image (same format)"),
-        (status = 200, content_type = "application/json", body = Findings),
+        (status = 200, description = "the redacted image (same format), or with Accept: application/json the findings", content(
+            (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"),
+            (Findings = "application/json")
+        )),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)
     )
@@ -855,6 +869,7 @@ async fn redact_now(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[schema(value_type = JobOptions)]
     pub options: serde_json::Value,

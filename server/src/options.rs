@@ -35,9 +35,13 @@ pub enum Shape {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Area {
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub top: f64,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub left: f64,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub bottom: f64,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub right: f64,
 }
 
@@ -50,11 +54,13 @@ pub struct MaskChoices {
     pub strength: Option<Strength>,
     /// Fill and outline colour, `#rrggbb`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
     pub color: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shape: Option<Shape>,
     /// Grow each region by this fraction of its size (0..4).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.0, maximum = 4.0)]
     pub padding: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub included_area: Option<Area>,
@@ -72,6 +78,7 @@ pub struct JobOptions {
     /// Minimum detector confidence 0..1 for faces and plates (default: redact's, chosen
     /// for recall).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub threshold: Option<f64>,
     /// Stop at `detected` for review instead of rendering (images and videos, not ZIP).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,6 +88,7 @@ pub struct JobOptions {
     pub keep_audio: Option<bool>,
     /// A saved policy whose options these extend (options given here win).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^pol_[0-9a-f]{24}$")]
     pub policy_id: Option<String>,
     #[serde(flatten)]
     pub mask: MaskChoices,
@@ -107,8 +115,9 @@ pub enum Scope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualBox {
-    /// `[x, y, width, height]` in pixels.
+    /// `[x, y, width, height]` in pixels (width and height > 0).
     #[serde(rename = "box")]
+    #[schema(min_items = 4, max_items = 4)]
     pub bbox: [f64; 4],
     /// First frame (default 0).
     #[serde(default)]
@@ -161,7 +170,8 @@ fn parse_strict<T: serde::de::DeserializeOwned>(
     serde_json::from_value(value.clone()).map_err(|e| {
         // Name the option at fault: serde cannot for flattened fields.
         let culprit = map.iter().find(|(k, v)| {
-            let one = serde_json::Value::Object([((*k).clone(), (*v).clone())].into_iter().collect());
+            let one =
+                serde_json::Value::Object([((*k).clone(), (*v).clone())].into_iter().collect());
             serde_json::from_value::<T>(one).is_err()
         });
         match culprit {
