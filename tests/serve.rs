@@ -151,6 +151,12 @@ impl Server {
 
     /// `redact serve clients add NAME` through the `redact` front door: (id, secret).
     fn add_client(&self, name: &str) -> (String, String) {
+        let [id, secret, _] = self.add_client_with_webhook_secret(name);
+        (id, secret)
+    }
+
+    /// (id, secret, webhook secret).
+    fn add_client_with_webhook_secret(&self, name: &str) -> [String; 3] {
         let out = Command::new(redact_exe())
             .args(["serve", "clients", "add", name, "--data"])
             .arg(&self.data)
@@ -169,7 +175,11 @@ impl Server {
                 .trim()
                 .to_string()
         };
-        (field("client_id:"), field("client_secret:"))
+        [
+            field("client_id:"),
+            field("client_secret:"),
+            field("webhook_secret:"),
+        ]
     }
 
     fn token(&self, id: &str, secret: &str) -> Value {
@@ -803,6 +813,32 @@ fn uploads_options_and_the_queue_are_checked() {
         assert_eq!(s, 400, "{options}: {e}");
         assert!(e["message"].as_str().unwrap().contains(word), "{e}");
     }
+    // Callbacks to private addresses are refused by default; file:// is off without a root.
+    let (s, e, _) = submit(
+        &server,
+        &token,
+        &image,
+        Some(&json!({"callback_url": "http://127.0.0.1:9/x"})),
+    );
+    assert_eq!(s, 400, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("private"), "{e}");
+    let (s, e) = post_json(
+        &server,
+        &token,
+        "/v1/jobs",
+        &json!({"input_uri": "file:///etc/hosts"}),
+    );
+    assert_eq!(s, 400, "{e}");
+    let (s, e) = post_json(
+        &server,
+        &token,
+        "/v1/jobs",
+        &json!({"input_uri": "https://127.0.0.1:9/x.jpg"}),
+    );
+    assert!(
+        s == 400 && e["message"].as_str().unwrap().contains("private"),
+        "{e}"
+    );
     assert_eq!(
         std::fs::read_dir(dir.join("data/jobs")).unwrap().count(),
         0,
@@ -1033,4 +1069,223 @@ fn the_openapi_document_holds_against_the_server() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("generated"), "{text}");
+}
+
+/// A webhook receiver on 127.0.0.1: records each request's headers and body; answers 500
+/// to the first request and 200 to the others.
+struct Receiver {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut headers = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    headers.push_str(&line);
+                }
+                let length = headers
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                let first = {
+                    let mut seen = record.lock().unwrap();
+                    seen.push((headers, String::from_utf8_lossy(&body).into_owned()));
+                    seen.len() == 1
+                };
+                let status = if first {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+            }
+        });
+        Receiver { url, seen }
+    }
+}
+
+fn header_value(headers: &str, name: &str) -> Option<String> {
+    headers.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+#[test]
+fn webhooks_are_signed_retried_and_never_fail_a_job() {
+    use hmac::{KeyInit, Mac};
+    let Some(data) = shared_data() else { return };
+    let dlib = data.join("faces-dlib");
+    let name = first_image(&dlib);
+    let dir = temp_dir("webhooks");
+    // A ZIP of two photos, given as a file:// input under the server's file root.
+    let inputs = dir.join("inputs");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let zip = inputs.join("photos.zip");
+    let made = Command::new("python3")
+        .args(["-c", "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    z.write(sys.argv[2], 'a/one.jpg'); z.write(sys.argv[2], 'two.jpg')"])
+        .arg(&zip)
+        .arg(dlib.join(&name))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let server = Server::start(
+        &dir.join("data"),
+        &[
+            "--allow-private-urls",
+            "--file-root",
+            inputs.to_str().unwrap(),
+        ],
+    );
+    let [id, secret, hook_secret] = server.add_client_with_webhook_secret("hooks");
+    let token = server.token(&id, &secret)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let receiver = Receiver::start();
+
+    let (status, job) = post_json(
+        &server,
+        &token,
+        "/v1/jobs",
+        &json!({"input_uri": format!("file://{}", zip.display()), "options": {"callback_url": receiver.url}}),
+    );
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["kind"], "zip");
+    let job_id = job["id"].as_str().unwrap().to_string();
+    wait_for(
+        &server,
+        &token,
+        &job_id,
+        &["succeeded"],
+        Duration::from_secs(300),
+    );
+    let (status, result) = get(&server, &token, &format!("/v1/jobs/{job_id}/result"));
+    assert_eq!(status, 200);
+    assert!(
+        result.starts_with(b"PK\x03\x04"),
+        "the result of a ZIP is a ZIP"
+    );
+    let listing = dir.join("result.zip");
+    std::fs::write(&listing, &result).unwrap();
+    let names = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; print(sorted(zipfile.ZipFile(sys.argv[1]).namelist()))",
+        ])
+        .arg(&listing)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&names.stdout).trim(),
+        "['a/one.jpg', 'two.jpg']"
+    );
+    // Outside the file root, or with file:// off: refused.
+    let (status, e) = post_json(
+        &server,
+        &token,
+        "/v1/jobs",
+        &json!({"input_uri": "file:///etc/passwd"}),
+    );
+    assert_eq!(status, 400, "{e}");
+
+    // Every state change arrives (the first try failed with 500 and was retried), signed.
+    let start = Instant::now();
+    let statuses = loop {
+        let seen = receiver.seen.lock().unwrap().clone();
+        let statuses: Vec<String> = seen
+            .iter()
+            .map(|(_, b)| {
+                serde_json::from_str::<Value>(b).unwrap()["status"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        if statuses.last().map(String::as_str) == Some("succeeded") && seen.len() >= 4 {
+            for (headers, body) in &seen {
+                let signature = header_value(headers, "x-redact-signature").expect("signed");
+                let (t, v1) = signature.split_once(",v1=").unwrap();
+                let t = t.strip_prefix("t=").unwrap();
+                let mut mac =
+                    hmac::Hmac::<sha2::Sha256>::new_from_slice(hook_secret.as_bytes()).unwrap();
+                mac.update(format!("{t}.{body}").as_bytes());
+                let want: String = mac
+                    .finalize()
+                    .into_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                assert_eq!(v1, want, "bad signature on {body}");
+                let v: Value = serde_json::from_str(body).unwrap();
+                assert_eq!(v["id"], job_id.as_str());
+                assert_eq!(
+                    header_value(headers, "x-redact-event").as_deref(),
+                    v["event_id"].as_str()
+                );
+            }
+            // The first event twice (500, then delivered), then the others once each.
+            let first: Value = serde_json::from_str(&seen[0].1).unwrap();
+            let again: Value = serde_json::from_str(&seen[1].1).unwrap();
+            assert_eq!(first["event_id"], again["event_id"]);
+            break statuses;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "webhooks seen: {statuses:?}\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!("webhook statuses: {statuses:?}");
+    assert_eq!(statuses[0], "queued");
+    assert!(statuses.contains(&"detecting".to_string()), "{statuses:?}");
+
+    // A receiver that never answers does not fail the job.
+    let dead = format!(
+        "http://127.0.0.1:{}/hook",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let image = std::fs::read(dlib.join(&name)).unwrap();
+    let (status, job, _) = submit(
+        &server,
+        &token,
+        &image,
+        Some(&json!({"callback_url": dead})),
+    );
+    assert_eq!(status, 202, "{job}");
+    wait_for(
+        &server,
+        &token,
+        job["id"].as_str().unwrap(),
+        &["succeeded"],
+        Duration::from_secs(120),
+    );
 }

@@ -281,9 +281,12 @@ fn unsupported_media() -> ApiError {
 
 /// `file://` under the configured root: copied into the job folder.
 async fn receive_uri(state: &AppState, uri: &str, dir: &Path) -> ApiResult<Kind> {
+    if uri.starts_with("https://") {
+        return download(state, uri, dir).await;
+    }
     let Some(path) = uri.strip_prefix("file://") else {
         return Err(ApiError::bad_request(
-            "input_uri: only file:// URIs are supported by this server (https:// and s3:// are not yet)",
+            "input_uri: use https:// or file:// (s3:// is not supported yet)",
         ));
     };
     let Some(root) = &state.settings.file_root else {
@@ -318,6 +321,67 @@ async fn receive_uri(state: &AppState, uri: &str, dir: &Path) -> ApiResult<Kind>
     Ok(kind)
 }
 
+/// An `https://` input (public addresses only, unless allowed), at most `max_upload` bytes,
+/// its kind sniffed, stored as `input.EXT`.
+async fn download(state: &AppState, uri: &str, dir: &Path) -> ApiResult<Kind> {
+    let (uri, part) = (uri.to_string(), dir.join("upload.part"));
+    let (limit, allow) = (state.settings.max_upload, state.settings.allow_private_urls);
+    let head = tokio::task::spawn_blocking(move || -> ApiResult<Vec<u8>> {
+        use std::io::{Read, Write};
+        crate::net::check_url(&uri, true, allow)
+            .map_err(|e| ApiError::bad_request(format!("input_uri: {e}")))?;
+        let response = crate::net::agent(std::time::Duration::from_secs(600))
+            .get(&uri)
+            .call()
+            .map_err(|e| ApiError::bad_request(format!("input_uri: cannot fetch it: {e}")))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(ApiError::bad_request(format!(
+                "input_uri: the server answered HTTP {status}"
+            )));
+        }
+        let mut reader = response
+            .into_body()
+            .into_with_config()
+            .limit(limit + 1)
+            .reader();
+        let mut file =
+            std::fs::File::create(&part).map_err(|e| ApiError::internal("download", e))?;
+        let (mut size, mut head, mut buf) = (0u64, Vec::new(), vec![0u8; 1 << 16]);
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| {
+                ApiError::bad_request(format!("input_uri: the download broke off: {e}"))
+            })?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            if size > limit {
+                return Err(ApiError::too_large(format!(
+                    "the input is larger than {limit} bytes"
+                )));
+            }
+            if head.len() < sniff::SNIFF_LEN {
+                head.extend_from_slice(&buf[..n.min(sniff::SNIFF_LEN - head.len())]);
+            }
+            file.write_all(&buf[..n])
+                .map_err(|e| ApiError::internal("download", e))?;
+        }
+        file.sync_all()
+            .map_err(|e| ApiError::internal("download", e))?;
+        Ok(head)
+    })
+    .await
+    .map_err(|e| ApiError::internal("download", e))??;
+    let kind = sniff::sniff(&head).ok_or_else(unsupported_media)?;
+    std::fs::rename(
+        dir.join("upload.part"),
+        dir.join(storage::input_name(kind.extension)),
+    )
+    .map_err(|e| ApiError::internal("storing a download", e))?;
+    Ok(kind)
+}
+
 /// Resolves `policy_id` (the job's options over the policy's) and checks the result.
 async fn resolve_options(
     state: &AppState,
@@ -326,6 +390,7 @@ async fn resolve_options(
 ) -> ApiResult<JobOptions> {
     let options = options::parse_job_options(value.unwrap_or_else(|| serde_json::json!({})))?;
     let Some(policy_id) = &options.policy_id else {
+        check_callback(state, &options).await?;
         return Ok(options);
     };
     check_id(policy_id, "pol_", "policy")
@@ -337,7 +402,20 @@ async fn resolve_options(
         .map_err(|e| ApiError::internal("stored policy", e))?;
     let merged = options.over(&base);
     merged.check()?;
+    check_callback(state, &merged).await?;
     Ok(merged)
+}
+
+/// A callback must be http(s) and, unless allowed, public.
+async fn check_callback(state: &AppState, options: &JobOptions) -> ApiResult<()> {
+    let Some(url) = options.callback_url.clone() else {
+        return Ok(());
+    };
+    let allow = state.settings.allow_private_urls;
+    tokio::task::spawn_blocking(move || crate::net::check_url(&url, false, allow))
+        .await
+        .map_err(|e| ApiError::internal("checking a callback", e))?
+        .map_err(|e| ApiError::bad_request(format!("callback_url: {e}")))
 }
 
 // ---- auth ----
@@ -470,8 +548,8 @@ struct JobUpload {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobFromUri {
-    /// `file:///…` under the server's file root.
-    #[schema(pattern = "^file://")]
+    /// `https://…` (a public address), or `file:///…` under the server's file root.
+    #[schema(pattern = "^(https|file)://")]
     pub input_uri: String,
     #[schema(value_type = Option<JobOptions>)]
     pub options: Option<serde_json::Value>,
@@ -571,6 +649,7 @@ async fn receive_job(
     }
     state.wake.notify_waiters();
     eprintln!("job {id}: queued ({})", kind.class.as_str());
+    crate::webhooks::job_changed(state, id).await;
     let row = store::job(&state.db, id, &client.0)
         .await?
         .ok_or_else(|| ApiError::internal("job", "vanished"))?;
@@ -616,6 +695,7 @@ async fn delete_job(
         .delete(&id)
         .map_err(|e| ApiError::internal("deleting job files", e))?;
     eprintln!("job {id}: deleted by its client");
+    crate::webhooks::job_changed(&state, &id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -682,6 +762,7 @@ async fn render(
         )));
     }
     state.wake.notify_waiters();
+    crate::webhooks::job_changed(&state, &id).await;
     let row = own_job(&state, &id, &client).await?;
     Ok((StatusCode::ACCEPTED, Json(JobView::from(&row))).into_response())
 }

@@ -23,6 +23,9 @@ pub struct Settings {
     pub refresh_token_ttl: Duration,
     /// `file://` inputs must lie under this folder; none: `file://` is refused.
     pub file_root: Option<PathBuf>,
+    /// Webhooks and `https://` inputs may reach private and local addresses (tests, closed
+    /// networks); off by default.
+    pub allow_private_urls: bool,
     /// The `redact` binary that runs the pipeline.
     pub redact: PathBuf,
     /// Extra arguments for every `redact detect` / `redact run` (e.g. `--device cpu`).
@@ -47,6 +50,7 @@ impl Settings {
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             file_root: None,
+            allow_private_urls: false,
             redact,
             redact_args: Vec::new(),
             max_attempts: 3,

@@ -6,10 +6,12 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod net;
 pub mod options;
 pub mod sniff;
 pub mod storage;
 pub mod store;
+pub mod webhooks;
 pub mod worker;
 
 use std::sync::Arc;
@@ -23,6 +25,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: store::Db,
     pub keys: Arc<auth::Keys>,
+    /// The server's secret key (JWT signing; webhook secrets are derived from it).
+    pub key: Arc<Vec<u8>>,
+    /// Wakes the webhook sender when an event is recorded.
+    pub wake_webhooks: Arc<tokio::sync::Notify>,
     pub storage: Arc<dyn Storage>,
     /// Wakes idle workers when a job is queued.
     pub wake: Arc<tokio::sync::Notify>,
@@ -50,6 +56,8 @@ impl AppState {
             settings: Arc::new(settings),
             db,
             keys: Arc::new(auth::Keys::new(&key)),
+            key: Arc::new(key),
+            wake_webhooks: Arc::new(tokio::sync::Notify::new()),
             storage: Arc::new(storage),
             wake: Arc::new(tokio::sync::Notify::new()),
             node,
@@ -82,6 +90,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         eprintln!("{released} job(s) were running when the server stopped: queued again");
     }
     worker::start(&state);
+    webhooks::start(&state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -78,6 +78,10 @@ struct ServeArgs {
     /// Lifetime of refresh tokens, in days.
     #[arg(long, default_value_t = 30)]
     refresh_token_days: u64,
+    /// Let webhooks and https:// inputs reach private and local addresses (off: only
+    /// public addresses, so that jobs cannot probe the server's network).
+    #[arg(long)]
+    allow_private_urls: bool,
     /// Allow `file://` inputs under this folder (off without it).
     #[arg(long)]
     file_root: Option<PathBuf>,
@@ -109,7 +113,7 @@ impl ServeArgs {
                 redact.display()
             ));
         }
-        if !(self.retention_hours > 0.0) {
+        if self.retention_hours.is_nan() || self.retention_hours <= 0.0 {
             return Err("--retention-hours must be > 0".into());
         }
         let mut s = Settings::new(self.data.clone(), redact);
@@ -122,6 +126,7 @@ impl ServeArgs {
         s.access_token_ttl = Duration::from_secs(self.access_token_seconds.max(1));
         s.refresh_token_ttl = Duration::from_secs(self.refresh_token_days.max(1) * 86400);
         s.file_root = self.file_root.clone();
+        s.allow_private_urls = self.allow_private_urls;
         s.redact_args = vec!["--device".into(), self.device.clone()];
         s.max_attempts = self.max_attempts;
         s.lease = Duration::from_secs(self.lease_seconds);
@@ -138,9 +143,17 @@ async fn add_client(name: &str, data: &std::path::Path) -> Result<(), String> {
     let (id, secret) = redact_server::auth::add_client(&db, name)
         .await
         .map_err(|e| format!("database: {e}"))?;
+    let key =
+        redact_server::auth::load_or_make_key(data).map_err(|e| format!("signing key: {e}"))?;
     println!("client_id: {id}");
     println!("client_secret: {secret}");
-    eprintln!("(the secret is shown only now: keep it)");
+    println!(
+        "webhook_secret: {}",
+        redact_server::webhooks::secret(&key, &id)
+    );
+    eprintln!(
+        "(the client secret is shown only now: keep it; webhooks are signed with the webhook secret)"
+    );
     Ok(())
 }
 

@@ -86,6 +86,11 @@ pub struct JobOptions {
     /// Copy the audio (default true).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_audio: Option<bool>,
+    /// Receives `POST {id, status, progress, event_id}` on every state change, signed
+    /// (`X-Redact-Signature`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^https?://")]
+    pub callback_url: Option<String>,
     /// A saved policy whose options these extend (options given here win).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^pol_[0-9a-f]{24}$")]
@@ -192,6 +197,7 @@ pub fn parse_job_options(value: serde_json::Value) -> ApiResult<JobOptions> {
             "threshold",
             "review",
             "keep_audio",
+            "callback_url",
             "policy_id",
         ],
     )?;
@@ -322,6 +328,10 @@ impl JobOptions {
             threshold: self.threshold.or(base.threshold),
             review: self.review.or(base.review),
             keep_audio: self.keep_audio.or(base.keep_audio),
+            callback_url: self
+                .callback_url
+                .clone()
+                .or_else(|| base.callback_url.clone()),
             policy_id: self.policy_id.clone(),
             mask: self.mask.over(&base.mask),
         }

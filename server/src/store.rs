@@ -44,6 +44,20 @@ const SCHEMA: &[&str] = &[
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, created_at)",
+    "CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        event_id TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        job_id TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at BIGINT NOT NULL,
+        delivered_at BIGINT,
+        last_status INTEGER,
+        last_error TEXT,
+        created_at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(delivered_at, next_at)",
     "CREATE TABLE IF NOT EXISTS policies (
         id TEXT PRIMARY KEY,
         client_id TEXT NOT NULL REFERENCES clients(id),
@@ -394,6 +408,10 @@ pub async fn cancel(db: &Db, id: &str, client: &str) -> sqlx::Result<bool> {
 /// Deletes the rows of jobs not running and unchanged since `before`; returns their ids
 /// (their files go too).
 pub async fn sweep(db: &Db, before: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query("DELETE FROM webhook_deliveries WHERE created_at < $1")
+        .bind(before)
+        .execute(db)
+        .await?;
     sqlx::query_scalar(
         "DELETE FROM jobs WHERE updated_at < $1
            AND status IN ('detected', 'succeeded', 'failed', 'cancelled')
@@ -492,4 +510,81 @@ pub async fn job_any(db: &Db, id: &str) -> sqlx::Result<Option<JobRow>> {
     .bind(id)
     .fetch_optional(db)
     .await
+}
+
+// ---- webhook deliveries ----
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Delivery {
+    pub event_id: String,
+    pub job_id: String,
+    pub client_id: String,
+    pub url: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+pub async fn add_delivery(
+    db: &Db,
+    event_id: &str,
+    job_id: &str,
+    client_id: &str,
+    url: &str,
+    body: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (event_id, seq, job_id, client_id, url, body, next_at, created_at)
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $6 FROM webhook_deliveries",
+    )
+    .bind(event_id)
+    .bind(job_id)
+    .bind(client_id)
+    .bind(url)
+    .bind(body)
+    .bind(now())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Events due for a (first or further) try, in order: a job's event waits until its
+/// earlier ones are delivered or given up, so that a receiver sees them in order.
+pub async fn due_deliveries(db: &Db, max_tries: i64) -> sqlx::Result<Vec<Delivery>> {
+    sqlx::query_as(
+        "SELECT d.event_id, d.job_id, d.client_id, d.url, d.body, d.attempts
+         FROM webhook_deliveries d
+         WHERE d.delivered_at IS NULL AND d.attempts < $1 AND d.next_at <= $2
+           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                WHERE e.job_id = d.job_id AND e.seq < d.seq
+                  AND e.delivered_at IS NULL AND e.attempts < $1)
+         ORDER BY d.seq LIMIT 20",
+    )
+    .bind(max_tries)
+    .bind(now())
+    .fetch_all(db)
+    .await
+}
+
+pub async fn record_delivery(
+    db: &Db,
+    event_id: &str,
+    delivered: bool,
+    status: Option<i64>,
+    error: Option<&str>,
+    next_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $1, last_error = $2,
+            delivered_at = CASE WHEN $3 THEN $4 ELSE NULL END, next_at = $5
+         WHERE event_id = $6",
+    )
+    .bind(status)
+    .bind(error)
+    .bind(delivered)
+    .bind(now())
+    .bind(next_at)
+    .bind(event_id)
+    .execute(db)
+    .await
+    .map(|_| ())
 }

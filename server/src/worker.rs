@@ -180,6 +180,7 @@ async fn run_job(state: &AppState, worker: &str, job: JobRow) {
     let id = job.id.clone();
     let dir = state.storage.dir(&id);
     let started = Instant::now();
+    crate::webhooks::job_changed(state, &id).await;
     eprintln!(
         "job {id}: {} (attempt {})",
         if job.phase == "render" {
@@ -327,6 +328,7 @@ async fn run_job(state: &AppState, worker: &str, job: JobRow) {
         (Outcome::Failed(_), Ok(true)) => eprintln!("job {id}: failed after {secs:.1} s"),
         _ => {}
     }
+    crate::webhooks::job_changed(state, &id).await;
     state.wake.notify_waiters();
 }
 
@@ -338,9 +340,12 @@ pub fn start(state: &AppState) {
             let worker = format!("{}/{n}", state.node);
             loop {
                 match store::fail_exhausted(&state.db, state.settings.max_attempts).await {
-                    Ok(ids) => ids
-                        .iter()
-                        .for_each(|id| eprintln!("job {id}: failed (its worker died too often)")),
+                    Ok(ids) => {
+                        for id in ids {
+                            eprintln!("job {id}: failed (its worker died too often)");
+                            crate::webhooks::job_changed(&state, &id).await;
+                        }
+                    }
                     Err(e) => eprintln!("error: store: {e}"),
                 }
                 match store::claim(
