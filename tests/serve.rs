@@ -582,6 +582,27 @@ fn review_detects_once_and_renders_each_choice() {
             .count()
     };
 
+    // The track's thumbnail: a JPEG in which the face is found again.
+    let (status, thumb) = get(
+        &server,
+        &token,
+        &format!("/v1/jobs/{id}/tracks/{track_id}/thumbnail"),
+    );
+    assert_eq!(status, 200);
+    assert!(thumb.starts_with(b"\xff\xd8\xff"));
+    let thumb_file = dir.join("thumb.jpg");
+    std::fs::write(&thumb_file, &thumb).unwrap();
+    assert!(
+        !faces_in(&thumb_file).is_empty(),
+        "no face in the track's thumbnail"
+    );
+    let (status, _) = get(
+        &server,
+        &token,
+        &format!("/v1/jobs/{id}/tracks/999999/thumbnail"),
+    );
+    assert_eq!(status, 404);
+
     let mut renders = Vec::new();
     for (n, scope) in ["exclude", "include"].iter().enumerate() {
         let (status, job) = post_json(

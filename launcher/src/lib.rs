@@ -5,6 +5,7 @@ pub mod detect;
 pub mod detections;
 pub mod device;
 pub mod eval;
+pub mod frame;
 pub mod media;
 pub mod pipeline;
 pub mod progress;

@@ -69,6 +69,20 @@ enum Command {
         #[command(flatten)]
         detector: DetectorArgs,
     },
+    /// Save one frame of an image or video, or a region of it, as a JPEG.
+    Frame {
+        /// An image or a video.
+        input: PathBuf,
+        /// Output JPEG file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The frame (0-based, as in the detections JSON).
+        #[arg(long, default_value_t = 0)]
+        index: u64,
+        /// Only this region: X,Y,W,H in pixels (e.g. a box from the detections JSON).
+        #[arg(long, value_parser = parse_crop)]
+        crop: Option<[f64; 4]>,
+    },
     /// List the known models and whether each is installed.
     Models,
     /// The job API over HTTP (`redact serve --help`); runs `redact-serve` installed beside
@@ -161,6 +175,20 @@ fn parse_area(s: &str) -> Result<[f64; 4], String> {
         _ => Err(format!(
             "'{s}': expected TOP,LEFT,BOTTOM,RIGHT fractions in 0..1 with top < bottom and left < right"
         )),
+    }
+}
+
+fn parse_crop(s: &str) -> Result<[f64; 4], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("'{s}': expected X,Y,W,H in pixels, e.g. 100,50,64,80"))?;
+    match v.as_slice() {
+        [x, y, w, h] if v.iter().all(|x| x.is_finite()) && *w > 0.0 && *h > 0.0 => {
+            Ok([*x, *y, *w, *h])
+        }
+        _ => Err(format!("'{s}': expected X,Y,W,H with W and H > 0")),
     }
 }
 
@@ -528,6 +556,12 @@ fn main() -> ExitCode {
             })
         }
         Command::Serve { args } => serve(args),
+        Command::Frame {
+            input,
+            output,
+            index,
+            crop,
+        } => redact::frame::save_frame(&input, index, crop, &output),
         Command::Models => {
             for m in redact_models::catalog() {
                 match redact_models::resolve_model(&m.name, None) {

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(get_detections))
         .routes(routes!(render))
         .routes(routes!(get_result))
+        .routes(routes!(thumbnail))
         .routes(routes!(redact_now))
         .routes(routes!(create_policy, list_policies))
         .routes(routes!(get_policy, delete_policy))
@@ -765,6 +766,76 @@ async fn render(
     crate::webhooks::job_changed(&state, &id).await;
     let row = own_job(&state, &id, &client).await?;
     Ok((StatusCode::ACCEPTED, Json(JobView::from(&row))).into_response())
+}
+
+/// A JPEG of a track at its best frame (its box with some context around it), to choose
+/// whom to keep visible.
+#[utoipa::path(
+    get, path = "/v1/jobs/{id}/tracks/{track_id}/thumbnail", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path), ("track_id" = i64, Path)),
+    responses(
+        (status = 200, content_type = "image/jpeg", body = Vec<u8>),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)
+    )
+)]
+async fn thumbnail(
+    State(state): State<AppState>,
+    client: Client,
+    UrlPath((id, track_id)): UrlPath<(String, String)>,
+) -> ApiResult<Response> {
+    let job = own_job(&state, &id, &client).await?;
+    let track_id: i64 = track_id.parse().map_err(|_| ApiError::not_found("track"))?;
+    if !job.has_detections {
+        return Err(ApiError::conflict(format!(
+            "no detections yet: the job is {}",
+            job.status
+        )));
+    }
+    let dir = state.storage.dir(&id);
+    let cached = dir.join(format!("thumb-{track_id}.jpg"));
+    if !cached.is_file() {
+        let bytes = std::fs::read(dir.join(DETECTIONS))
+            .map_err(|e| ApiError::internal("reading detections", e))?;
+        let det: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::internal("detections", e))?;
+        let track = det["tracks"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["id"].as_i64() == Some(track_id)))
+            .ok_or_else(|| ApiError::not_found("track"))?;
+        let frame = track["best_frame"].as_u64().unwrap_or(0);
+        let bbox = det["frames"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["index"].as_u64() == Some(frame)))
+            .and_then(|f| f["detections"].as_array())
+            .and_then(|d| d.iter().find(|d| d["track_id"].as_i64() == Some(track_id)))
+            .map(|d| [0, 1, 2, 3].map(|i| d["box"][i].as_f64().unwrap_or(0.0)))
+            .ok_or_else(|| {
+                ApiError::internal("thumbnail", "the best frame has no box of the track")
+            })?;
+        // Half the box's size around it: enough to recognise who it is.
+        let [x, y, w, h] = bbox;
+        let crop = format!("{},{},{},{}", x - w / 2.0, y - h / 2.0, w * 2.0, h * 2.0);
+        let args: Vec<String> = vec![
+            "frame".into(),
+            dir.join(&job.input).to_string_lossy().into_owned(),
+            "--index".into(),
+            frame.to_string(),
+            "--crop".into(),
+            crop,
+            "-o".into(),
+            cached.to_string_lossy().into_owned(),
+        ];
+        let _slot = state
+            .sync_slots
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal("slots", e))?;
+        match crate::worker::run_plain(&state, &args, &dir).await {
+            Outcome::Succeeded => {}
+            other => return Err(ApiError::internal("thumbnail", format!("{other:?}"))),
+        }
+    }
+    stream_file(&cached, "image/jpeg", None).await
 }
 
 /// The redacted media (a ZIP for a ZIP).

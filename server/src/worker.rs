@@ -38,19 +38,36 @@ pub fn always() -> KeepGoing {
     Box::new(|| Box::pin(async { true }))
 }
 
+/// Runs a `redact` command that has no progress and no device (`redact frame`).
+pub async fn run_plain(state: &AppState, args: &[String], folder: &Path) -> Outcome {
+    run_command(state, args, &[], folder, |_, _| {}, always()).await
+}
+
 /// Runs `redact ARGS` with `--progress-lines`; `progress(done, total)` on each line;
 /// `keep_going()` every two seconds, false stops the process.
 pub async fn run_redact(
     state: &AppState,
     args: &[String],
     folder: &Path,
+    progress: impl FnMut(u64, u64) + Send,
+    keep_going: KeepGoing,
+) -> Outcome {
+    let mut extra = state.settings.redact_args.clone();
+    extra.push("--progress-lines".into());
+    run_command(state, args, &extra, folder, progress, keep_going).await
+}
+
+async fn run_command(
+    state: &AppState,
+    args: &[String],
+    extra: &[String],
+    folder: &Path,
     mut progress: impl FnMut(u64, u64) + Send,
     keep_going: KeepGoing,
 ) -> Outcome {
     let mut cmd = Command::new(&state.settings.redact);
     cmd.args(args)
-        .args(&state.settings.redact_args)
-        .arg("--progress-lines")
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
