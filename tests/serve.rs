@@ -491,6 +491,25 @@ fn a_job_gives_what_redact_run_gives() {
         det["tracks"]
     );
 
+    // Another client sees no such job.
+    let other = server.access("someone-else");
+    for path in ["", "/result", "/detections"] {
+        let (status, e) = get_json(&server, &other, &format!("/v1/jobs/{job_id}{path}"));
+        assert_eq!(
+            (status, e["error_type"].as_str()),
+            (404, Some("not_found")),
+            "{path}"
+        );
+    }
+    let (status, _) = read(
+        agent()
+            .delete(&server.url(&format!("/v1/jobs/{job_id}")))
+            .header("Authorization", &format!("Bearer {other}"))
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(status, 404);
+
     // Deleting removes its files; it is then cancelled-or-done with no result.
     let (status, _) = read(
         agent()
@@ -973,15 +992,28 @@ fn concurrent_clients_and_a_sigkill_lose_no_job() {
         accepted.len()
     );
 
-    // Kill -9 while the video runs, then start again.
+    // Kill -9 while the video is detected, start again; then again while it is rendered.
     wait_for(
         &server,
         &first,
         &video_id,
-        &["detecting", "rendering"],
+        &["detecting"],
         Duration::from_secs(60),
     );
     std::thread::sleep(Duration::from_secs(3));
+    server.kill9_and_restart();
+    let start = Instant::now();
+    loop {
+        let (_, job) = get_json(&server, &first, &format!("/v1/jobs/{video_id}"));
+        if job["status"] == "rendering" {
+            break;
+        }
+        assert!(
+            job["status"] != "succeeded" && start.elapsed() < Duration::from_secs(300),
+            "never saw the video rendering: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     server.kill9_and_restart();
     let result_path = dir.join("data/jobs").join(&video_id).join("result.mp4");
     let start = Instant::now();
@@ -1285,6 +1317,47 @@ fn webhooks_are_signed_retried_and_never_fail_a_job() {
     assert_eq!(statuses[0], "queued");
     assert!(statuses.contains(&"detecting".to_string()), "{statuses:?}");
 
+    // Deleting a running job stops its redact process and leaves no files.
+    let clip = std::fs::read(data.join("video/short_hamilton_clip.mp4")).unwrap();
+    let (status, job, _) = submit(&server, &token, &clip, None);
+    assert_eq!(status, 202, "{job}");
+    let running = job["id"].as_str().unwrap().to_string();
+    wait_for(
+        &server,
+        &token,
+        &running,
+        &["detecting"],
+        Duration::from_secs(60),
+    );
+    let engine_runs = || {
+        let out = Command::new("pgrep")
+            .args(["-f", &running])
+            .output()
+            .unwrap();
+        !out.stdout.is_empty()
+    };
+    assert!(engine_runs(), "no redact process for the running job");
+    let (status, _) = read(
+        agent()
+            .delete(&server.url(&format!("/v1/jobs/{running}")))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(status, 204);
+    let (_, job) = get_json(&server, &token, &format!("/v1/jobs/{running}"));
+    assert_eq!(job["status"], "cancelled", "{job}");
+    let start = Instant::now();
+    while engine_runs() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "redact still runs after the delete"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!dir.join("data/jobs").join(&running).exists(), "files left");
+
     // A receiver that never answers does not fail the job.
     let dead = format!(
         "http://127.0.0.1:{}/hook",
@@ -1309,4 +1382,65 @@ fn webhooks_are_signed_retried_and_never_fail_a_job() {
         &["succeeded"],
         Duration::from_secs(120),
     );
+}
+
+/// A job whose `redact` keeps dying by a signal is tried `--max-attempts` times and then
+/// ends `failed` with the reason; the server itself stays up.
+#[test]
+fn a_job_that_keeps_crashing_ends_failed() {
+    let dir = temp_dir("crash");
+    let crasher = dir.join("redact-crashes");
+    std::fs::write(&crasher, "#!/bin/sh\nkill -9 $$\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&crasher, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = Server::start(
+        &dir.join("data"),
+        &[
+            "--redact",
+            crasher.to_str().unwrap(),
+            "--max-attempts",
+            "2",
+            "--retention-hours",
+            "0.002",
+        ],
+    );
+    let token = server.access("crash");
+    // A PNG signature is enough: the (crashing) engine never reads further.
+    let (status, job, _) = submit(&server, &token, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", None);
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap();
+    let start = Instant::now();
+    let job = loop {
+        let (_, job) = get_json(&server, &token, &format!("/v1/jobs/{id}"));
+        if job["status"] == "failed" {
+            break job;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{job}\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let reason = job["error"].as_str().unwrap();
+    assert!(reason.contains("crashed 2 times"), "{reason}");
+    assert_eq!(
+        server.log_text().matches("redact died").count(),
+        2,
+        "{}",
+        server.log_text()
+    );
+    assert!(job["outputs"]["media"].is_null());
+    // Retention (7.2 s here): the finished job and its files go.
+    let start = Instant::now();
+    while get(&server, &token, &format!("/v1/jobs/{id}")).0 != 404 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "not swept: {}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(!dir.join("data/jobs").join(id).exists());
+    assert!(server.log_text().contains("deleted (retention)"));
 }

@@ -648,9 +648,9 @@ async fn receive_job(
     if !store::insert_job(&state.db, &job, state.settings.queue_limit).await? {
         return Err(ApiError::queue_full(retry_after(state)));
     }
-    state.wake.notify_waiters();
     eprintln!("job {id}: queued ({})", kind.class.as_str());
-    crate::webhooks::job_changed(state, id).await;
+    crate::webhooks::job_changed(state, id, Some("queued")).await;
+    state.wake.notify_waiters();
     let row = store::job(&state.db, id, &client.0)
         .await?
         .ok_or_else(|| ApiError::internal("job", "vanished"))?;
@@ -696,7 +696,7 @@ async fn delete_job(
         .delete(&id)
         .map_err(|e| ApiError::internal("deleting job files", e))?;
     eprintln!("job {id}: deleted by its client");
-    crate::webhooks::job_changed(&state, &id).await;
+    crate::webhooks::job_changed(&state, &id, None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -762,8 +762,8 @@ async fn render(
             }
         )));
     }
+    crate::webhooks::job_changed(&state, &id, Some("queued")).await;
     state.wake.notify_waiters();
-    crate::webhooks::job_changed(&state, &id).await;
     let row = own_job(&state, &id, &client).await?;
     Ok((StatusCode::ACCEPTED, Json(JobView::from(&row))).into_response())
 }

@@ -37,8 +37,10 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
     format!("t={t},v1={}", hex(&mac.finalize().into_bytes()))
 }
 
-/// Records an event for the job's current state if it has a callback.
-pub async fn job_changed(state: &AppState, job_id: &str) {
+/// Records an event for a job that has a callback: `status` is the state it just entered
+/// (`None`: read it from the store; the store may be ahead by then, so callers that know
+/// the state pass it).
+pub async fn job_changed(state: &AppState, job_id: &str, status: Option<&str>) {
     let Ok(Some(job)) = store::job_any(&state.db, job_id).await else {
         return;
     };
@@ -51,7 +53,7 @@ pub async fn job_changed(state: &AppState, job_id: &str) {
     let event_id = crate::auth::random_id("evt");
     let body = serde_json::json!({
         "id": job.id,
-        "status": job.status,
+        "status": status.unwrap_or(&job.status),
         "progress": job.progress,
         "event_id": event_id,
     })

@@ -197,7 +197,7 @@ async fn run_job(state: &AppState, worker: &str, job: JobRow) {
     let id = job.id.clone();
     let dir = state.storage.dir(&id);
     let started = Instant::now();
-    crate::webhooks::job_changed(state, &id).await;
+    crate::webhooks::job_changed(state, &id, Some(&job.status)).await;
     eprintln!(
         "job {id}: {} (attempt {})",
         if job.phase == "render" {
@@ -330,7 +330,7 @@ async fn run_job(state: &AppState, worker: &str, job: JobRow) {
         }
         Outcome::Stopped => Ok(false),
     };
-    match (&outcome, recorded) {
+    match (&outcome, &recorded) {
         (Outcome::Stopped, _) | (_, Ok(false)) => {
             // Cancelled or deleted meanwhile: leave nothing behind.
             if let Ok(Some(row)) = store::job_any(&state.db, &id).await
@@ -345,7 +345,16 @@ async fn run_job(state: &AppState, worker: &str, job: JobRow) {
         (Outcome::Failed(_), Ok(true)) => eprintln!("job {id}: failed after {secs:.1} s"),
         _ => {}
     }
-    crate::webhooks::job_changed(state, &id).await;
+    let entered = match &outcome {
+        Outcome::Succeeded if job.phase == "detect" && review => Some("detected"),
+        Outcome::Succeeded if job.phase == "detect" => Some("queued"),
+        Outcome::Succeeded => Some("succeeded"),
+        Outcome::Failed(_) => Some("failed"),
+        Outcome::Crashed(_) | Outcome::Stopped => None,
+    };
+    if matches!(recorded, Ok(true)) {
+        crate::webhooks::job_changed(state, &id, entered).await;
+    }
     state.wake.notify_waiters();
 }
 
@@ -360,7 +369,7 @@ pub fn start(state: &AppState) {
                     Ok(ids) => {
                         for id in ids {
                             eprintln!("job {id}: failed (its worker died too often)");
-                            crate::webhooks::job_changed(&state, &id).await;
+                            crate::webhooks::job_changed(&state, &id, Some("failed")).await;
                         }
                     }
                     Err(e) => eprintln!("error: store: {e}"),
