@@ -220,6 +220,39 @@ fn containers_keep_their_format_and_audio_is_optional() {
         common::audio_packets(&silent).is_empty(),
         "--no-audio drops the audio"
     );
+    // A CCTV-style AVI: MJPEG video, demuxed as image/jpeg (it used to be dropped as "not
+    // video", and the run then waited for video forever); under a time limit so that a
+    // hang fails the test. (AVI with audio is still open: #13.)
+    let cctv = dir.join("cctv.avi");
+    gst_launch(&format!(
+        "{video} ! jpegenc ! avimux ! filesink location={}",
+        cctv.display()
+    ));
+    let out = dir.join("cctv.redacted.avi");
+    let run = std::process::Command::new("timeout")
+        .arg("120")
+        .arg(env!("CARGO_BIN_EXE_redact"))
+        .args([
+            "run",
+            cctv.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "cctv.avi: {:?} {}",
+        run.status,
+        stderr(&run)
+    );
+    let d = detect(&out, &["--no-plates"]);
+    assert_eq!(
+        (d.width, d.height, d.frame_count),
+        (320, 240, 30),
+        "cctv.avi"
+    );
     no_leftovers(&dir);
     std::fs::remove_dir_all(dir).unwrap();
 }

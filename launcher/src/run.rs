@@ -805,7 +805,9 @@ fn video_pipeline(
                 let _ = pad.link(&fakesink.static_pad("sink").expect("fakesink has a sink pad"));
             }
         };
-        if name.starts_with("video/") && !decode_sink.is_linked() {
+        // MJPEG (CCTV AVI files) comes out of the demuxer as image/jpeg.
+        let is_video = name.starts_with("video/") || name == "image/jpeg";
+        if is_video && !decode_sink.is_linked() {
             let _ = pad.link(&decode_sink);
         } else if name.starts_with("audio/") && !no_audio {
             // The demuxer feeds audio and video from one thread, and the video branch holds
