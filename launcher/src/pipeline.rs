@@ -336,28 +336,6 @@ pub fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
     }
 }
 
-/// Refuses a file that holds streams but no video (audio only): its pipeline would wait
-/// for pictures that never come. Files the discoverer cannot read pass, so that the
-/// pipeline says what is wrong with them.
-pub fn require_video(path: &Path) -> Result<(), String> {
-    let Ok(discoverer) = gst_pbutils::Discoverer::new(gst::ClockTime::from_seconds(10)) else {
-        return Ok(());
-    };
-    let Ok(uri) = gst::glib::filename_to_uri(path, None) else {
-        return Ok(());
-    };
-    let Ok(info) = discoverer.discover_uri(&uri) else {
-        return Ok(());
-    };
-    if info.video_streams().is_empty() && !info.audio_streams().is_empty() {
-        return Err(format!(
-            "{}: no video stream in this file (audio only): there is no picture to redact",
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
 /// Frames in the stream: upstream duration times the caps' frame rate.
 pub fn estimate_frames(pad: &gst::Pad) -> Option<u64> {
     let duration = pad.peer_query_duration::<gst::ClockTime>()?;
@@ -385,7 +363,6 @@ pub fn detect_file(
     let video_path = if crate::media::is_image(path) {
         VideoPath::System
     } else {
-        require_video(path)?;
         let (video_path, note) = device::video_path(options.device)?;
         if let Some(note) = note {
             on_warning(&note);

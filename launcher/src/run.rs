@@ -586,8 +586,7 @@ fn redact_file(
     let result = if media::is_image(input) {
         image_pipeline(input, &tmp, options, &feed, reporter)
     } else {
-        crate::pipeline::require_video(input)
-            .and_then(|()| video_pipeline(input, &tmp, options, &feed, reporter))
+        video_pipeline(input, &tmp, options, &feed, reporter)
     }
     .and_then(|pipeline| {
         let cpu = process_cpu_time();
