@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 fn shared_data() -> Option<PathBuf> {
@@ -417,10 +419,7 @@ fn a_job_gives_what_redact_run_gives() {
             .post(&server.url("/v1/auth/token"))
             .header(
                 "Authorization",
-                &format!(
-                    "Basic {}",
-                    base64_encode(format!("{id}:{secret}").as_bytes())
-                ),
+                &format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
             )
             .send_empty()
             .unwrap(),
@@ -522,24 +521,6 @@ fn a_job_gives_what_redact_run_gives() {
     assert!(!dir.join("data/jobs").join(job_id).exists());
     let (status, _) = get(&server, token, &format!("/v1/jobs/{job_id}/result"));
     assert_eq!(status, 409);
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
 }
 
 #[test]
@@ -690,7 +671,7 @@ fn review_detects_once_and_renders_each_choice() {
     let runs: Vec<&&str> = calls.iter().filter(|l| l.starts_with("run ")).collect();
     assert_eq!(runs.len(), 2, "{calls:?}");
     assert!(runs.iter().all(|l| l.contains("--detections")), "{runs:?}");
-    // Rendering a job that is rendering, or that has no detections, is a conflict.
+    // Rendering a job that does not exist is 404 (JSON), not a conflict.
     let (status, e) = post_json(
         &server,
         &token,
@@ -724,8 +705,8 @@ fn auth_refuses_what_it_should() {
     assert_eq!(s, 401);
     // Forged: payload changed, signature kept; signed with another key; alg none.
     let parts: Vec<&str> = access.split('.').collect();
-    let other_sub =
-        base64url(br#"{"sub":"cl_someoneelse","exp":9999999999,"iat":0,"typ":"access"}"#);
+    let other_sub = URL_SAFE_NO_PAD
+        .encode(br#"{"sub":"cl_someoneelse","exp":9999999999,"iat":0,"typ":"access"}"#);
     assert_eq!(
         status_of(&format!("{}.{other_sub}.{}", parts[0], parts[2])),
         401
@@ -740,8 +721,8 @@ fn auth_refuses_what_it_should() {
     assert_eq!(status_of(&foreign), 401);
     let none = format!(
         "{}.{}.",
-        base64url(br#"{"alg":"none","typ":"JWT"}"#),
-        base64url(claims.to_string().as_bytes())
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes())
     );
     assert_eq!(status_of(&none), 401);
     assert_eq!(status_of("garbage"), 401);
@@ -798,13 +779,6 @@ fn auth_refuses_what_it_should() {
             "found a secret in the database"
         );
     }
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    base64_encode(bytes)
-        .trim_end_matches('=')
-        .replace('+', "-")
-        .replace('/', "_")
 }
 
 #[test]
