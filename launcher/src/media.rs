@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp"];
-pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov", "mkv", "webm", "avi"];
+pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov", "mkv", "webm", "avi", "ts", "mts", "m2ts"];
 
 pub fn extension(path: &Path) -> String {
     path.extension()
@@ -117,6 +117,84 @@ pub fn temporary_name(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.part-{}{ext}", std::process::id()))
 }
 
+/// The handler types (`vide`, `soun`, `tmcd`, `text`, …) of the tracks of an MP4/MOV file,
+/// read from its box tree (`moov/trak/mdia/hdlr`); empty when it is not one or is damaged.
+/// GStreamer's demuxer does not expose every kind of track: this lets the run say which
+/// tracks it could not copy.
+pub fn mp4_track_handlers(path: &Path) -> Vec<[u8; 4]> {
+    use std::io::{Read, Seek, SeekFrom};
+    const MAX_MOOV: u64 = 64 << 20;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    // Top level: find moov, skipping other boxes (mdat) by their size.
+    let mut pos = 0u64;
+    let moov = loop {
+        let mut head = [0u8; 16];
+        if pos + 8 > len
+            || file.seek(SeekFrom::Start(pos)).is_err()
+            || file.read_exact(&mut head[..8]).is_err()
+        {
+            return Vec::new();
+        }
+        let mut size = u64::from(u32::from_be_bytes(head[..4].try_into().unwrap()));
+        let mut header = 8;
+        if size == 1 {
+            if file.read_exact(&mut head[8..]).is_err() {
+                return Vec::new();
+            }
+            size = u64::from_be_bytes(head[8..].try_into().unwrap());
+            header = 16;
+        } else if size == 0 {
+            size = len - pos;
+        }
+        if size < header || pos + size > len {
+            return Vec::new();
+        }
+        if &head[4..8] == b"moov" {
+            if size - header > MAX_MOOV {
+                return Vec::new();
+            }
+            let mut body = vec![0u8; (size - header) as usize];
+            if file.read_exact(&mut body).is_err() {
+                return Vec::new();
+            }
+            break body;
+        }
+        pos += size;
+    };
+    let mut handlers = Vec::new();
+    for trak in child_boxes(&moov, b"trak") {
+        for mdia in child_boxes(trak, b"mdia") {
+            for hdlr in child_boxes(mdia, b"hdlr") {
+                // version/flags (4), pre_defined (4), handler_type (4)
+                if let Some(t) = hdlr.get(8..12) {
+                    handlers.push(t.try_into().unwrap());
+                }
+            }
+        }
+    }
+    handlers
+}
+
+/// The bodies of the child boxes named `name` in `data` (32-bit sizes; a bad size ends the walk).
+fn child_boxes<'a>(data: &'a [u8], name: &[u8; 4]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos + 8 <= data.len() {
+        let size = u32::from_be_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
+        if size < 8 || pos + size > data.len() {
+            break;
+        }
+        if &data[pos + 4..pos + 8] == name {
+            out.push(&data[pos + 8..pos + size]);
+        }
+        pos += size;
+    }
+    out
+}
+
 /// Up to five names relative to `base`, then "and N more".
 pub fn short_list(paths: &[PathBuf], base: &Path) -> String {
     let mut names: Vec<String> = paths
@@ -164,6 +242,39 @@ mod tests {
         assert!(is_supported(Path::new("clip.MkV")));
         assert!(!is_supported(Path::new("notes.txt")));
         assert!(!is_supported(Path::new("noext")));
+    }
+
+    #[test]
+    fn mp4_track_handlers_are_read_from_the_box_tree() {
+        fn boxed(name: &[u8; 4], body: &[u8]) -> Vec<u8> {
+            let mut b = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+            b.extend_from_slice(name);
+            b.extend_from_slice(body);
+            b
+        }
+        let hdlr = |t: &[u8; 4]| boxed(b"hdlr", &[&[0u8; 8][..], t, &[0u8; 12]].concat());
+        let trak = |t: &[u8; 4]| boxed(b"trak", &boxed(b"mdia", &hdlr(t)));
+        let moov = boxed(
+            b"moov",
+            &[trak(b"vide"), trak(b"soun"), trak(b"tmcd")].concat(),
+        );
+        let file = [boxed(b"ftyp", b"qt  "), boxed(b"mdat", &[7u8; 100]), moov].concat();
+        let dir = std::env::temp_dir().join(format!("redact-mp4-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.mov");
+        std::fs::write(&path, &file).unwrap();
+        assert_eq!(
+            mp4_track_handlers(&path),
+            vec![*b"vide", *b"soun", *b"tmcd"]
+        );
+        // Truncated inside moov, or with a box size past the end: nothing, no panic.
+        std::fs::write(&path, &file[..file.len() - 10]).unwrap();
+        assert!(mp4_track_handlers(&path).is_empty());
+        let mut bad = file.clone();
+        bad[3] = 0xff;
+        std::fs::write(&path, &bad).unwrap();
+        assert!(mp4_track_handlers(&path).is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

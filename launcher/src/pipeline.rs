@@ -271,6 +271,28 @@ pub fn make_decoders_strict(decodebin: &gst::Element) {
     });
 }
 
+/// Fails the pipeline when `pad` (a stream that is not the video: audio, subtitles) ends
+/// while nothing is linked to `video_sink`: an audio-only file would otherwise wait for
+/// video forever.
+pub fn fail_at_eos_without_video(pad: &gst::Pad, video_sink: &gst::Pad) {
+    let video_sink = video_sink.downgrade();
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |pad, info| {
+        let is_eos = matches!(info.event(), Some(e) if e.type_() == gst::EventType::Eos);
+        let no_video = video_sink.upgrade().is_some_and(|p| !p.is_linked());
+        if is_eos
+            && no_video
+            && let Some(element) = pad.parent_element()
+        {
+            gst::element_error!(
+                element,
+                gst::StreamError::WrongType,
+                ("no video stream: nothing to redact (an audio-only file?)")
+            );
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
 /// Runs a pipeline to the end of stream; the first error, explained, fails it; each
 /// distinct warning goes to `on_warning` once. The pipeline is back in NULL state on
 /// return.
@@ -316,7 +338,9 @@ pub fn play(
 
 /// Explains a pipeline error in the user's terms.
 pub fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
-    let hint = if message.contains("Could not determine type of stream") {
+    let hint = if message.starts_with("no video stream") {
+        ""
+    } else if message.contains("Could not determine type of stream") {
         " (not an image or video GStreamer can read: supported are jpg, png, webp, mp4, mov, mkv, webm, avi)"
     } else if message.contains("missing a plug-in") {
         " (install the GStreamer plugin packages: run ./setup)"
@@ -404,6 +428,7 @@ pub fn detect_file(
             let _ = pad.link(&sinkpad);
             return;
         }
+        fail_at_eos_without_video(pad, &sinkpad);
         if let Ok(fakesink) = gst::ElementFactory::make("fakesink")
             .property("sync", false)
             .property("async", false)

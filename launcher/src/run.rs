@@ -19,7 +19,8 @@ use crate::detections::DetectionsFile;
 use crate::device::{self, Device, VideoPath};
 use crate::media;
 use crate::pipeline::{
-    DetectOptions, estimate_frames, file_element, init, make, make_decoders_strict, play,
+    DetectOptions, estimate_frames, fail_at_eos_without_video, file_element, init, make,
+    make_decoders_strict, play,
 };
 use crate::timings::{Timings, process_cpu_time};
 use redact_elements::algo::detection::BBox;
@@ -692,6 +693,36 @@ fn image_pipeline(
     Ok(pipeline)
 }
 
+/// Warns once when the audio on `pad` comes without timestamps (GStreamer 1.22's transport
+/// stream demuxer gives none for ffmpeg's variable-rate TS files): it is copied in order
+/// from the start, and its sync with the video is then not guaranteed.
+fn warn_if_untimed(pad: &gst::Pad, input: &str, caps: &str, reporter: &Arc<dyn Reporter>) {
+    let message = format!(
+        "{input}: the audio ({caps}) has no timestamps (the container's clock could not be read): \
+         it is copied in order from the start; check its sync with the video"
+    );
+    let reporter = reporter.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buffer) = info.buffer() {
+            if buffer.pts().is_none() {
+                reporter.warn(&message);
+            }
+            return gst::PadProbeReturn::Remove;
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// A queue without limits, for coded streams in front of the muxer.
+fn unbounded_queue() -> gst::Element {
+    gst::ElementFactory::make("queue")
+        .property("max-size-buffers", 0u32)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 0u64)
+        .build()
+        .expect("queue is a core element")
+}
+
 fn video_pipeline(
     input: &Path,
     tmp: &Path,
@@ -702,6 +733,22 @@ fn video_pipeline(
     let (path, _) = device::video_path(options.detect.device)?;
     let pipeline = gst::Pipeline::new();
     let ext = media::extension(input);
+    // Tracks GStreamer's MP4 demuxer does not expose are lost without a word: say so.
+    if matches!(ext.as_str(), "mp4" | "mov") {
+        let handlers = media::mp4_track_handlers(input);
+        for (handler, what) in [
+            (b"tmcd", "timecode"),
+            (b"text", "text"),
+            (b"sbtl", "subtitle"),
+        ] {
+            if handlers.contains(handler) {
+                reporter.warn(&format!(
+                    "{}: its {what} track cannot be copied: the output has none",
+                    input.display()
+                ));
+            }
+        }
+    }
     let src = file_element("filesrc", input)?;
     let parse = make("parsebin")?;
     let decode = make("decodebin")?;
@@ -739,9 +786,13 @@ fn video_pipeline(
         "mov" => "qtmux",
         "mkv" => "matroskamux",
         "webm" => "webmmux",
+        "ts" | "mts" | "m2ts" => "mpegtsmux",
         _ => "avimux",
     })?;
-    let video_queue = make("queue")?;
+    // The demuxer feeds audio and video from one thread. The encoder can hand over many
+    // frames at once (its lookahead, drained on a caps change): with a bounded queue here,
+    // avimux waits for audio the blocked demuxer never sends. Coded video is small: no limit.
+    let video_queue = unbounded_queue();
     let sink = file_element("filesink", tmp)?;
     pipeline
         .add_many([&src, &parse, &decode, &encoder, &video_queue, &mux, &sink])
@@ -808,20 +859,19 @@ fn video_pipeline(
         let is_video = name.starts_with("video/") || name == "image/jpeg";
         if is_video && !decode_sink.is_linked() {
             let _ = pad.link(&decode_sink);
-        } else if name.starts_with("audio/") && !no_audio {
+            return;
+        }
+        fail_at_eos_without_video(pad, &decode_sink);
+        if name.starts_with("audio/") && !no_audio {
             // The demuxer feeds audio and video from one thread, and the video branch holds
             // frames back (decoder, encoder lookahead): a bounded audio queue would fill and
             // stall the demuxer before the muxer ever gets video. Audio is small: no limit.
-            let queue = gst::ElementFactory::make("queue")
-                .property("max-size-buffers", 0u32)
-                .property("max-size-bytes", 0u32)
-                .property("max-size-time", 0u64)
-                .build()
-                .expect("queue is a core element");
+            let queue = unbounded_queue();
             if pipeline.add(&queue).is_err() {
                 return;
             }
             let _ = queue.sync_state_with_parent();
+            warn_if_untimed(pad, &input_name, &name, &reporter);
             let linked = pad.link(&queue.static_pad("sink").expect("queue has a sink pad")).is_ok() && queue.link(&mux).is_ok();
             if !linked {
                 gst::element_error!(
