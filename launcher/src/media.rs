@@ -19,26 +19,39 @@ pub fn is_supported(path: &Path) -> bool {
     is_image(path) || VIDEO_EXTENSIONS.contains(&extension(path).as_str())
 }
 
-/// Every file under `dir`, recursively, sorted, split into supported and other files.
-pub fn walk(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
-    let mut supported = Vec::new();
-    let mut other = Vec::new();
+/// What is under a folder: supported files, other files, and symbolic links (not
+/// followed: a link may loop or lead out of the folder).
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub supported: Vec<PathBuf>,
+    pub other: Vec<PathBuf>,
+    pub links: Vec<PathBuf>,
+}
+
+/// Every file under `dir`, recursively, sorted.
+pub fn walk(dir: &Path) -> std::io::Result<Walk> {
+    let mut w = Walk::default();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d)? {
-            let path = entry?.path();
-            if path.is_dir() {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let path = entry.path();
+            if kind.is_symlink() {
+                w.links.push(path);
+            } else if kind.is_dir() {
                 stack.push(path);
             } else if is_supported(&path) {
-                supported.push(path);
+                w.supported.push(path);
             } else {
-                other.push(path);
+                w.other.push(path);
             }
         }
     }
-    supported.sort();
-    other.sort();
-    Ok((supported, other))
+    w.supported.sort();
+    w.other.sort();
+    w.links.sort();
+    Ok(w)
 }
 
 /// Runs `each(file, path relative to dir)` on every supported file under `dir`, in order.
@@ -49,7 +62,18 @@ pub fn for_each_file<T>(
     warn: impl Fn(&str),
     mut each: impl FnMut(&Path, &Path) -> Result<T, String>,
 ) -> Result<Vec<T>, String> {
-    let (files, others) = walk(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let Walk {
+        supported: files,
+        other: others,
+        links,
+    } = walk(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    if !links.is_empty() {
+        warn(&format!(
+            "left out {} symbolic link(s), which are not followed: {}",
+            links.len(),
+            short_list(&links, dir)
+        ));
+    }
     if !others.is_empty() {
         warn(&format!(
             "left out {} file(s) that are not supported images or videos: {}",

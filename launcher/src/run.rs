@@ -347,6 +347,25 @@ fn run_folder(
     )
 }
 
+/// A ZIP entry may inflate to at most this many times its stored size (media files are
+/// compressed already: real ratios are near 1) …
+const ZIP_MAX_RATIO: u64 = 100;
+/// … or to this many bytes, whichever is more (small, very compressible files: PNG).
+const ZIP_SMALL_ENTRY: u64 = 16 << 20;
+
+/// A name as it may be shown on one line: control characters (newlines) escaped.
+fn printable(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 fn run_zip(
     input: &Path,
     output: &Path,
@@ -371,49 +390,125 @@ fn run_zip(
         let mut reports = Vec::new();
         let mut skipped = Vec::new();
         let mut failed = Vec::new();
+        if archive.has_duplicate_names() {
+            reporter.warn(&format!(
+                "{}: the ZIP lists some names more than once: one entry of each name is read, the others are left out",
+                input.display()
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
         for i in 0..archive.len() {
-            let mut entry = archive.by_index(i).map_err(|e| open_err(&e))?;
-            if entry.is_dir() {
+            // Metadata first, without decompressing or decrypting anything.
+            let (name, encrypted, symlink, is_dir, declared, compressed, rel) = {
+                let e = archive.by_index_raw(i).map_err(|e| open_err(&e))?;
+                let name = e
+                    .name()
+                    .map(|n| n.into_owned())
+                    .unwrap_or_else(|_| String::from_utf8_lossy(e.name_raw()).into_owned());
+                (
+                    name,
+                    e.encrypted(),
+                    e.is_symlink(),
+                    e.is_dir(),
+                    e.size(),
+                    e.compressed_size(),
+                    e.enclosed_name(),
+                )
+            };
+            if is_dir {
                 continue;
             }
-            let name = entry
-                .name()
-                .map(|n| n.into_owned())
-                .map_err(|e| open_err(&e))?;
-            let Some(rel) = entry.enclosed_name() else {
-                reporter.warn(&format!("left out '{name}': unsafe path in the archive"));
+            let shown = printable(&name);
+            // Only plain relative names: no "..", no root, no Windows separators or drives
+            // (the output ZIP must be as safe to unpack as the input should have been).
+            let plain = !name.contains('\\')
+                && !name.contains(':')
+                && Path::new(&name)
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+            let Some(rel) = rel.filter(|_| plain) else {
+                reporter.warn(&format!("left out '{shown}': unsafe path in the archive"));
                 continue;
             };
+            if shown != name {
+                reporter.warn(&format!(
+                    "'{shown}': control characters in its name: written under this name"
+                ));
+            }
+            if symlink {
+                reporter.warn(&format!("left out '{shown}': a symbolic link, not a file"));
+                continue;
+            }
             if !media::is_supported(&rel) {
-                skipped.push(PathBuf::from(&name));
+                skipped.push(PathBuf::from(&shown));
+                continue;
+            }
+            if !seen.insert(name.clone()) {
+                reporter.warn(&format!("left out a second entry named '{shown}'"));
+                continue;
+            }
+            if encrypted {
+                reporter.warn(&format!(
+                    "{}: '{shown}' is encrypted: it cannot be read or checked",
+                    input.display()
+                ));
+                failed.push(shown);
+                continue;
+            }
+            // Images and videos are compressed already: an entry that inflates far beyond
+            // its stored size is a decompression bomb (the limit also binds what is read,
+            // whatever the header claims).
+            let limit = compressed
+                .saturating_mul(ZIP_MAX_RATIO)
+                .max(ZIP_SMALL_ENTRY);
+            if declared > limit {
+                reporter.warn(&format!(
+                    "{}: '{shown}' would inflate {compressed} bytes to {declared}: refused as a decompression bomb",
+                    input.display()
+                ));
+                failed.push(shown);
                 continue;
             }
             let src = work.path().join("in").join(&rel);
             let dst = work.path().join("out").join(&rel);
             std::fs::create_dir_all(src.parent().unwrap()).map_err(|e| e.to_string())?;
             let mut f = std::fs::File::create(&src).map_err(|e| e.to_string())?;
-            std::io::copy(&mut entry, &mut f)
-                .map_err(|e| format!("{}: cannot extract '{name}': {e}", input.display()))?;
+            let mut entry = archive.by_index(i).map_err(|e| open_err(&e))?;
+            let copied = std::io::copy(&mut std::io::Read::take(&mut entry, limit + 1), &mut f)
+                .map_err(|e| format!("{}: cannot extract '{shown}': {e}", input.display()))?;
             drop(f);
+            drop(entry);
+            if copied > limit {
+                let _ = std::fs::remove_file(&src);
+                reporter.warn(&format!(
+                    "{}: '{shown}' inflates beyond {limit} bytes from {compressed}: refused as a decompression bomb",
+                    input.display()
+                ));
+                failed.push(shown);
+                continue;
+            }
             match redact_file(&src, &dst, options, reporter) {
                 Ok(mut r) => {
                     // Images and videos are compressed already: store them as they are.
                     let stored = zip::write::SimpleFileOptions::default()
                         .compression_method(zip::CompressionMethod::Stored);
                     writer
-                        .start_file(name.as_str(), stored)
+                        .start_file(shown.as_str(), stored)
                         .map_err(|e| e.to_string())?;
                     let mut redacted = std::fs::File::open(&dst).map_err(|e| e.to_string())?;
                     std::io::copy(&mut redacted, &mut writer).map_err(|e| e.to_string())?;
-                    r.input = input.join(&name);
-                    r.output = output.join(&name);
+                    r.input = input.join(&shown);
+                    r.output = output.join(&shown);
                     reports.push(r);
                 }
                 Err(e) => {
                     reporter.warn(&e);
-                    failed.push(name);
+                    failed.push(shown);
                 }
             }
+            // One entry on disk at a time.
+            let _ = std::fs::remove_file(&src);
+            let _ = std::fs::remove_file(&dst);
         }
         if !skipped.is_empty() {
             reporter.warn(&format!(
