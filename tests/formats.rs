@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{stderr, temp_dir};
+use common::{ffmpeg, redact_within, stderr, temp_dir};
 
 /// One stream of a file as ffprobe sees it: kind, codec and its packets' times in seconds.
 #[derive(Debug)]
@@ -79,26 +79,6 @@ fn rebase(streams: &mut [Stream]) {
             *t -= start;
         }
     }
-}
-
-fn ffmpeg(args: &[&str], out: &Path) {
-    let run = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y"])
-        .args(args)
-        .arg(out)
-        .output()
-        .expect("ffmpeg is installed (./setup)");
-    assert!(run.status.success(), "ffmpeg {args:?}: {}", stderr(&run));
-}
-
-/// `redact ARGS` killed after `secs`: a hang fails the test instead of stalling it.
-fn redact_within(secs: u32, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg(secs.to_string())
-        .arg(env!("CARGO_BIN_EXE_redact"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// Masked faces from `redact run`'s summary line ("…, masked N face, …").

@@ -6,20 +6,10 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::{stderr, temp_dir, zip_names};
+use common::{ffmpeg, redact_within, stderr, temp_dir, zip_names};
 use zip::write::SimpleFileOptions;
-
-/// `redact ARGS` killed after `secs`: a hang fails the test instead of stalling it.
-fn redact_within(secs: u32, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg(secs.to_string())
-        .arg(env!("CARGO_BIN_EXE_redact"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// Replaces every occurrence of `from` by `to` (same length) in a file: names in a ZIP's
 /// local and central headers that its writer would refuse to write.
@@ -294,5 +284,508 @@ fn hostile_folders_are_contained() {
     );
     assert!(!inner.exists());
     std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A small deterministic generator (xorshift64*): the corpus is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// The boxes of an MP4/MOV (offset, size), containers walked into.
+fn mp4_boxes(data: &[u8], start: usize, end: usize, out: &mut Vec<(usize, usize)>) {
+    let mut pos = start;
+    while pos + 8 <= end {
+        let size = u32::from_be_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
+        if size < 8 || pos + size > end {
+            return;
+        }
+        out.push((pos, size));
+        let kind = &data[pos + 4..pos + 8];
+        if [
+            b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"udta",
+        ]
+        .iter()
+        .any(|k| kind == *k)
+        {
+            mp4_boxes(data, pos + 8, pos + size, out);
+        }
+        pos += size;
+    }
+}
+
+fn find(data: &[u8], what: &[u8]) -> Option<usize> {
+    data.windows(what.len()).position(|w| w == what)
+}
+
+/// A PNG of `w`x`h` 8-bit grey pixels, all zero (a decompression bomb when large), with
+/// correct CRCs.
+fn png(w: u32, h: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], body: &[u8]) {
+        out.extend((body.len() as u32).to_be_bytes());
+        let mut c = crc32fast::Hasher::new();
+        c.update(kind);
+        c.update(body);
+        out.extend(kind);
+        out.extend(body);
+        out.extend(c.finalize().to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    let row = vec![0u8; w as usize + 1];
+    for _ in 0..h {
+        z.write_all(&row).unwrap();
+    }
+    chunk(&mut out, b"IDAT", &z.finish().unwrap());
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// Sets a PNG's IHDR width and/or height, with the CRC fixed or not.
+fn png_dims(data: &[u8], w: Option<u32>, h: Option<u32>, fix_crc: bool) -> Vec<u8> {
+    let mut d = data.to_vec();
+    if let Some(w) = w {
+        d[16..20].copy_from_slice(&w.to_be_bytes());
+    }
+    if let Some(h) = h {
+        d[20..24].copy_from_slice(&h.to_be_bytes());
+    }
+    if fix_crc {
+        let crc = crc32fast::hash(&d[12..29]);
+        d[29..33].copy_from_slice(&crc.to_be_bytes());
+    }
+    d
+}
+
+/// Sets a JPEG's frame header (SOF0/SOF2) height and/or width.
+fn jpeg_dims(data: &[u8], w: Option<u16>, h: Option<u16>) -> Vec<u8> {
+    let mut d = data.to_vec();
+    let at = find(&d, &[0xff, 0xc0])
+        .or_else(|| find(&d, &[0xff, 0xc2]))
+        .unwrap();
+    if let Some(h) = h {
+        d[at + 5..at + 7].copy_from_slice(&h.to_be_bytes());
+    }
+    if let Some(w) = w {
+        d[at + 7..at + 9].copy_from_slice(&w.to_be_bytes());
+    }
+    d
+}
+
+/// The damaged corpus: (class, file name, bytes), made from real media.
+fn corpus(sources: &[(String, Vec<u8>)]) -> Vec<(&'static str, String, Vec<u8>)> {
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut out = Vec::new();
+    let exts = [
+        "mp4", "mov", "mkv", "webm", "avi", "ts", "jpg", "png", "webp", "zip",
+    ];
+    for (si, (name, data)) in sources.iter().enumerate() {
+        let ext = name.rsplit_once('.').unwrap().1;
+        let stem = &name.replace('.', "_");
+        let n = data.len();
+        for k in 1..=20 {
+            out.push((
+                "truncated",
+                format!("{stem}-cut{k}.{ext}"),
+                data[..n * k / 21].to_vec(),
+            ));
+        }
+        // Bit flips in the headers: the first 4 kB, and the last 4 kB (an MP4's moov).
+        for k in 0..12 {
+            let mut d = data.clone();
+            for _ in 0..1 + rng.below(8) {
+                let at = if k % 2 == 0 {
+                    rng.below(n.min(4096))
+                } else {
+                    n - 1 - rng.below(n.min(4096))
+                };
+                d[at] ^= 1 << rng.below(8);
+            }
+            out.push(("header bit flips", format!("{stem}-hflip{k}.{ext}"), d));
+        }
+        // Bit flips in the frame data.
+        for k in 0..12 {
+            let mut d = data.clone();
+            for _ in 0..4 + rng.below(60) {
+                let at = n / 10 + rng.below(n * 8 / 10);
+                d[at] ^= 1 << rng.below(8);
+            }
+            out.push(("data bit flips", format!("{stem}-dflip{k}.{ext}"), d));
+        }
+        // Runs of random bytes written over the file.
+        for k in 0..6 {
+            let mut d = data.clone();
+            for _ in 0..1 + rng.below(4) {
+                let len = 16 + rng.below(500);
+                let at = rng.below(n.saturating_sub(len));
+                for b in &mut d[at..at + len.min(n - at)] {
+                    *b = rng.next() as u8;
+                }
+            }
+            out.push(("overwritten runs", format!("{stem}-garbage{k}.{ext}"), d));
+        }
+        // The same bytes under other extensions.
+        for k in 1..=2 {
+            let other = exts[(si + 3 * k) % exts.len()];
+            let other = if other == ext { "avi" } else { other };
+            out.push((
+                "wrong extension",
+                format!("{stem}-as.{other}"),
+                data.clone(),
+            ));
+        }
+        // MP4/MOV: each box's contents zeroed.
+        if ext == "mp4" || ext == "mov" {
+            let mut boxes = Vec::new();
+            mp4_boxes(data, 0, n, &mut boxes);
+            for (k, (at, size)) in boxes.into_iter().enumerate() {
+                let mut d = data.clone();
+                let body = (at + 8)..(at + size).min(at + 8 + 65536);
+                d[body].fill(0);
+                out.push(("zeroed boxes", format!("{stem}-zbox{k}.{ext}"), d));
+            }
+        }
+        if ext == "png" {
+            for (k, (w, h, fix)) in [
+                (Some(65535), None, true),
+                (None, Some(65535), true),
+                (Some(65535), Some(65535), true),
+                (Some(65535), Some(65535), false),
+                (Some(0), None, true),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                out.push((
+                    "dimensions 65535",
+                    format!("{stem}-dims{k}.png"),
+                    png_dims(data, w, h, fix),
+                ));
+            }
+        }
+        if ext == "jpg" {
+            for (k, (w, h)) in [
+                (Some(65535), None),
+                (None, Some(65535)),
+                (Some(65535), Some(65535)),
+                (Some(0), Some(0)),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                out.push((
+                    "dimensions 65535",
+                    format!("{stem}-dims{k}.jpg"),
+                    jpeg_dims(data, w, h),
+                ));
+            }
+        }
+        if ext == "mp4" {
+            // tkhd's width and height (16.16 fixed point) and avc1's, set to 65535.
+            for (k, (kind, off, len)) in [(b"tkhd", 76usize, 4usize), (b"avc1", 24, 2)]
+                .into_iter()
+                .enumerate()
+            {
+                // avc1 after stsd (the name is also a brand in ftyp).
+                let from = if kind == b"avc1" {
+                    find(data, b"stsd").unwrap_or(0)
+                } else {
+                    0
+                };
+                if let Some(at) = find(&data[from..], kind).map(|a| a + from) {
+                    let mut d = data.clone();
+                    let f = at - 4 + off + 8;
+                    d[f..f + 2 * len].fill(0xff);
+                    out.push(("dimensions 65535", format!("{stem}-vdims{k}.mp4"), d));
+                }
+            }
+        }
+    }
+    for ext in exts {
+        out.push(("zero-length", format!("empty.{ext}"), Vec::new()));
+    }
+    out.push(("tiny", "one-pixel.png".into(), png(1, 1)));
+    out.push((
+        "decompression bomb",
+        "bomb-20000.png".into(),
+        png(20000, 20000),
+    ));
+    out.push((
+        "decompression bomb",
+        "bomb-20000-as.mp4".into(),
+        png(20000, 20000),
+    ));
+    let small = png(64, 64);
+    out.push((
+        "decompression bomb",
+        "bomb-65535-short.png".into(),
+        png_dims(&small, Some(65535), Some(65535), true),
+    ));
+    out
+}
+
+/// How one damaged file ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Outcome {
+    Succeeded,
+    Refused,
+}
+
+/// Frames `redact run` reported ("IN -> OUT: N frame(s), …").
+fn reported_frames(stdout: &str) -> Option<u64> {
+    stdout.split(": ").nth(1)?.split(' ').next()?.parse().ok()
+}
+
+/// Video frames ffprobe reads back from a finished output.
+fn probed_frames(path: &Path) -> Option<u64> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_packets"])
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .ok()?;
+    // A transport stream lists its programs too: the first number is the stream's count.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().trim_end_matches(',').parse().ok())
+}
+
+/// Runs one damaged file; the outcome and seconds, or what went wrong.
+fn run_damaged(file: &Path, out_dir: &Path) -> Result<(Outcome, f64), String> {
+    let name = file.file_name().unwrap().to_string_lossy().to_string();
+    let output = out_dir.join(format!("out-{name}"));
+    let started = std::time::Instant::now();
+    let run = redact_within(
+        LIMIT_S,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+            "--no-verify",
+        ],
+    );
+    let secs = started.elapsed().as_secs_f64();
+    let err = stderr(&run);
+    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
+    let leftovers: Vec<_> = std::fs::read_dir(out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains(".part-"))
+        .collect();
+    if !leftovers.is_empty() {
+        return Err(format!("{name}: temporary files left: {leftovers:?}"));
+    }
+    match run.status.code() {
+        Some(0) => {
+            if !output.is_file() {
+                return Err(format!("{name}: success without an output"));
+            }
+            // Complete and readable: every frame the run reported is in the output.
+            let is_video = !["jpg", "png", "webp"].iter().any(|e| name.ends_with(e));
+            if is_video && reported_frames(&stdout) != probed_frames(&output) {
+                return Err(format!(
+                    "{name}: reported {:?} frames, the output has {:?}",
+                    reported_frames(&stdout),
+                    probed_frames(&output)
+                ));
+            }
+            let _ = std::fs::remove_file(&output);
+            Ok((Outcome::Succeeded, secs))
+        }
+        Some(1) => {
+            let last = err.trim_end().lines().last().unwrap_or_default();
+            let errors = err.lines().filter(|l| l.starts_with("error:")).count();
+            if !last.starts_with("error: ") || errors != 1 || err.contains("panicked") {
+                return Err(format!("{name}: not one clear error line: {err}"));
+            }
+            if output.exists() {
+                return Err(format!("{name}: refused but wrote {}", output.display()));
+            }
+            Ok((Outcome::Refused, secs))
+        }
+        Some(124) => Err(format!("{name}: still running after {LIMIT_S} s (hang)")),
+        code => Err(format!("{name}: ended with {code:?} (crash): {err}")),
+    }
+}
+
+/// The time limit per damaged file.
+const LIMIT_S: u32 = 60;
+
+#[test]
+fn damaged_media_corpus_succeeds_or_is_refused_clearly() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = temp_dir("damaged");
+    let clip = data.join("video/short_hamilton_clip.mp4");
+    let clip = clip.to_str().unwrap();
+    let small = ["-t", "1", "-i", clip, "-vf", "scale=320:180"];
+    let made: [(&str, &[&str]); 8] = [
+        ("clip.mp4", &["-c:v", "libx264", "-c:a", "aac"]),
+        (
+            "faststart.mp4",
+            &["-c:v", "libx264", "-c:a", "aac", "-movflags", "+faststart"],
+        ),
+        ("camera.mov", &["-c:v", "libx264", "-c:a", "aac"]),
+        ("clip.mkv", &["-c:v", "libx264", "-c:a", "aac"]),
+        (
+            "clip.webm",
+            &[
+                "-c:v",
+                "libvpx-vp9",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+                "-c:a",
+                "libopus",
+            ],
+        ),
+        (
+            "cctv.avi",
+            &["-c:v", "mjpeg", "-q:v", "5", "-c:a", "pcm_s16le"],
+        ),
+        (
+            "broadcast.ts",
+            &["-c:v", "libx264", "-c:a", "aac", "-muxrate", "4M"],
+        ),
+        ("tiny.mp4", &["-vf", "scale=2:2", "-c:v", "libx264", "-an"]),
+    ];
+    let mut sources = Vec::new();
+    for (name, args) in made {
+        let path = dir.join(name);
+        let mut all: Vec<&str> = small.to_vec();
+        if name == "tiny.mp4" {
+            all.truncate(4);
+        }
+        all.extend(args);
+        ffmpeg(&all, &path);
+        sources.push((name.to_string(), std::fs::read(&path).unwrap()));
+        std::fs::remove_file(path).unwrap();
+    }
+    sources.push((
+        "photo.jpg".into(),
+        std::fs::read(data.join("faces-dlib/2008_002470.jpg")).unwrap(),
+    ));
+    let png_path = dir.join("street.png");
+    ffmpeg(
+        &[
+            "-i",
+            data.join("faces-dlib/2008_002470.jpg").to_str().unwrap(),
+        ],
+        &png_path,
+    );
+    sources.push(("street.png".into(), std::fs::read(&png_path).unwrap()));
+    let webp_path = dir.join("phone.webp");
+    ffmpeg(
+        &[
+            "-i",
+            data.join("faces-dlib/2008_002470.jpg").to_str().unwrap(),
+        ],
+        &webp_path,
+    );
+    sources.push(("phone.webp".into(), std::fs::read(&webp_path).unwrap()));
+    let one = dir.join("one.jpg");
+    common::gst_launch(&format!(
+        "videotestsrc num-buffers=1 ! video/x-raw,width=1,height=1 ! jpegenc ! filesink location={}",
+        one.display()
+    ));
+    sources.push(("one.jpg".into(), std::fs::read(&one).unwrap()));
+    for p in [png_path, webp_path, one] {
+        std::fs::remove_file(p).unwrap();
+    }
+
+    let files = corpus(&sources);
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let mut jobs = Vec::new();
+    for (class, name, bytes) in &files {
+        let path = input.join(name);
+        assert!(!path.exists(), "duplicate corpus name {name}");
+        std::fs::write(&path, bytes).unwrap();
+        jobs.push((*class, path));
+    }
+    assert!(jobs.len() >= 500, "corpus of {} files", jobs.len());
+
+    // Two at a time (the machine has two cores).
+    let out_dirs = [dir.join("out0"), dir.join("out1")];
+    let queue = std::sync::Mutex::new(jobs.clone());
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for out_dir in &out_dirs {
+            std::fs::create_dir_all(out_dir).unwrap();
+            s.spawn(|| {
+                loop {
+                    let Some((class, path)) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let r = run_damaged(&path, out_dir);
+                    results.lock().unwrap().push((class, path, r));
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap();
+    let mut table = std::collections::BTreeMap::<&str, [usize; 2]>::new();
+    let mut problems = Vec::new();
+    let mut longest = (0.0f64, String::new());
+    for (class, path, r) in &results {
+        match r {
+            Ok((o, secs)) => {
+                table.entry(class).or_default()[(*o == Outcome::Refused) as usize] += 1;
+                if *secs > longest.0 {
+                    longest = (
+                        *secs,
+                        path.file_name().unwrap().to_string_lossy().to_string(),
+                    );
+                }
+            }
+            Err(e) => problems.push(e.clone()),
+        }
+    }
+    eprintln!(
+        "damaged corpus: {} files from {} sources",
+        results.len(),
+        sources.len()
+    );
+    eprintln!("| class | files | succeeded | refused |");
+    eprintln!("|---|---|---|---|");
+    for (class, [ok, refused]) in &table {
+        eprintln!("| {class} | {} | {ok} | {refused} |", ok + refused);
+    }
+    eprintln!(
+        "longest run: {:.1} s ({}); problems: {}",
+        longest.0,
+        longest.1,
+        problems.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    // The bombs and the clean-but-misnamed files end as they must.
+    for (class, path, r) in &results {
+        let name = path.file_name().unwrap().to_string_lossy();
+        if *class == "decompression bomb" {
+            assert_eq!(r.as_ref().unwrap().0, Outcome::Refused, "{name}");
+        }
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -418,6 +418,10 @@ struct DetectorArgs {
     /// Scale of the frame for the verification model (0.25..4).
     #[arg(long, default_value_t = 1.0, value_parser = input_scale)]
     verify_scale: f64,
+    /// Keep what could be decoded of a video that ends early (truncated or damaged); by
+    /// default such a file fails with the number of frames found, and nothing is written.
+    #[arg(long)]
+    allow_partial: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -458,6 +462,7 @@ impl DetectorArgs {
                 DeviceArg::Cpu => Device::Cpu,
                 DeviceArg::Cuda => Device::Cuda,
             },
+            allow_partial: self.allow_partial,
         }
     }
 }

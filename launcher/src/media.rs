@@ -15,6 +15,30 @@ pub fn is_image(path: &Path) -> bool {
     IMAGE_EXTENSIONS.contains(&extension(path).as_str())
 }
 
+/// The largest image decoded: 250 megapixels (a 12000x9000 photo is 108). A decoded
+/// picture takes 3 bytes a pixel and more in conversion: larger ones are refused before
+/// decoding, as a small file that declares a huge picture is a decompression bomb.
+pub const MAX_IMAGE_PIXELS: u64 = 250_000_000;
+
+/// Refuses an image whose header declares more than [`MAX_IMAGE_PIXELS`]. A header that
+/// cannot be read passes: the decoder then says what is wrong.
+pub fn check_image_size(path: &Path) -> Result<(), String> {
+    let Ok(size) = imagesize::size(path) else {
+        return Ok(());
+    };
+    let pixels = size.width as u64 * size.height as u64;
+    if pixels > MAX_IMAGE_PIXELS {
+        return Err(format!(
+            "{}: the image declares {}x{} pixels, more than the {} megapixels this tool decodes (a decompression bomb, or a picture to split first)",
+            path.display(),
+            size.width,
+            size.height,
+            MAX_IMAGE_PIXELS / 1_000_000
+        ));
+    }
+    Ok(())
+}
+
 pub fn is_supported(path: &Path) -> bool {
     is_image(path) || VIDEO_EXTENSIONS.contains(&extension(path).as_str())
 }

@@ -37,6 +37,9 @@ pub struct DetectOptions {
     /// The verification pass: a second, independent face model (`--no-verify` turns it
     /// off).
     pub verify: Option<VerifyOptions>,
+    /// Keep what could be decoded of a video that ends early (truncated or damaged)
+    /// instead of failing (`--allow-partial`).
+    pub allow_partial: bool,
 }
 
 /// The verification pass: after tracking, a different face model looks at the frame; what
@@ -88,6 +91,7 @@ impl Default for DetectOptions {
             max_age: 0,
             device: Device::Auto,
             verify: Some(VerifyOptions::default()),
+            allow_partial: false,
         }
     }
 }
@@ -360,6 +364,35 @@ pub fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
     }
 }
 
+/// A video that ends before its container said it would (truncated or damaged): an error
+/// unless `allow_partial`, then a warning. Nothing undecodable is ever output: the check
+/// is about frames missing, which the user must hear of. `expected` is the container's
+/// duration times the frame rate (0: unknown, e.g. variable frame rate); small shortfalls
+/// (rounding, a last frame without duration) pass.
+pub fn check_complete(
+    path: &Path,
+    decoded: u64,
+    expected: u64,
+    allow_partial: bool,
+    on_warning: &dyn Fn(&str),
+) -> Result<(), String> {
+    if expected == 0 || decoded * 10 >= expected * 9 || expected - decoded < 3 {
+        return Ok(());
+    }
+    let what = format!(
+        "{}: the video ends early: {decoded} of about {expected} frames could be decoded (the file is truncated or damaged)",
+        path.display()
+    );
+    if allow_partial {
+        on_warning(&format!("{what}; the output has those {decoded} frames"));
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}; nothing written: use --allow-partial to keep the {decoded} frames"
+        ))
+    }
+}
+
 /// Frames in the stream: upstream duration times the caps' frame rate.
 pub fn estimate_frames(pad: &gst::Pad) -> Option<u64> {
     let duration = pad.peer_query_duration::<gst::ClockTime>()?;
@@ -384,6 +417,8 @@ pub fn detect_file(
     if !path.is_file() {
         return Err(format!("{}: no such file", path.display()));
     }
+    // Every input, whatever its extension: a picture bomb named .mp4 is decoded too.
+    crate::media::check_image_size(path)?;
     let video_path = if crate::media::is_image(path) {
         VideoPath::System
     } else {
@@ -494,6 +529,13 @@ pub fn detect_file(
             path.display()
         ));
     }
+    check_complete(
+        path,
+        c.frames.len() as u64,
+        c.total.unwrap_or(0),
+        options.allow_partial,
+        &on_warning,
+    )?;
     let tracks = crate::detections::summarize_tracks(&c.frames);
     Ok(DetectionsFile {
         version: FORMAT_VERSION,

@@ -19,8 +19,8 @@ use crate::detections::DetectionsFile;
 use crate::device::{self, Device, VideoPath};
 use crate::media;
 use crate::pipeline::{
-    DetectOptions, estimate_frames, fail_at_eos_without_video, file_element, init, make,
-    make_decoders_strict, play,
+    DetectOptions, check_complete, estimate_frames, fail_at_eos_without_video, file_element, init,
+    make, make_decoders_strict, play,
 };
 use crate::timings::{Timings, process_cpu_time};
 use redact_elements::algo::detection::BBox;
@@ -549,6 +549,8 @@ struct RegionFeed {
     boxes: Vec<ManualBox>,
     detections: Option<Arc<DetectionsFile>>,
     frame: AtomicU64,
+    /// Frames the container says the video has (0: unknown).
+    expected: AtomicU64,
     masked: Mutex<Vec<(String, u64)>>,
 }
 
@@ -647,6 +649,7 @@ fn redaction_chain(
         if index == 0
             && let Some(total) = estimate_frames(pad)
         {
+            feed.expected.store(total, Ordering::Relaxed);
             reporter.total(total);
         }
         if let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() {
@@ -677,9 +680,13 @@ fn redact_file(
         boxes: options.boxes.clone(),
         detections: options.detections.clone(),
         frame: AtomicU64::new(0),
+        expected: AtomicU64::new(0),
         masked: Mutex::new(Vec::new()),
     });
-    let result = if media::is_image(input) {
+    // Every input, whatever its extension: a picture bomb named .mp4 is decoded too.
+    let result = if let Err(e) = media::check_image_size(input) {
+        Err(e)
+    } else if media::is_image(input) {
         image_pipeline(input, &tmp, options, &feed, reporter)
     } else {
         video_pipeline(input, &tmp, options, &feed, reporter)
@@ -697,6 +704,13 @@ fn redact_file(
                 input.display()
             ));
         }
+        check_complete(
+            input,
+            frames,
+            feed.expected.load(Ordering::Relaxed),
+            options.detect.allow_partial,
+            &|w| reporter.warn(w),
+        )?;
         if let Some(d) = &options.detections
             && d.frame_count != frames
         {

@@ -135,3 +135,24 @@ pub fn zip_names(path: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// `redact ARGS` killed after `secs`: a hang fails the test instead of stalling it.
+pub fn redact_within(secs: u32, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg(secs.to_string())
+        .arg(env!("CARGO_BIN_EXE_redact"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs ffmpeg quietly with `args`, writing `out` (test media from real footage).
+pub fn ffmpeg(args: &[&str], out: &Path) {
+    let run = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y"])
+        .args(args)
+        .arg(out)
+        .output()
+        .expect("ffmpeg is installed (./setup)");
+    assert!(run.status.success(), "ffmpeg {args:?}: {}", stderr(&run));
+}
