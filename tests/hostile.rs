@@ -789,3 +789,99 @@ fn damaged_media_corpus_succeeds_or_is_refused_clearly() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `redact run` killed with SIGKILL at points through a run: never a file under the final
+/// name unless it is complete; the next run clears the dead run's temporary file. A full
+/// disk (a small tmpfs, where this machine lets the test mount one) is a clear error with
+/// nothing left behind.
+#[test]
+fn killed_runs_and_full_disks_leave_no_partial_output() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = temp_dir("killed");
+    let clip = data.join("video/short_hamilton_clip.mp4");
+    let out = dir.join("out.mp4");
+    let args = [
+        "run",
+        clip.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--no-verify",
+        "--quiet",
+    ];
+    let mut complete = 0;
+    for ms in [150u64, 400, 900, 1600, 2500, 4000, 6000, 9000] {
+        let _ = std::fs::remove_file(&out);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_redact"))
+            .args(args)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if out.exists() {
+            // The rename came before the kill: the file must be whole.
+            assert_eq!(
+                probed_frames(&out),
+                Some(275),
+                "killed at {ms} ms ({status:?}): partial output"
+            );
+            complete += 1;
+        }
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "out.mp4")
+            .collect();
+        assert!(
+            names.iter().all(|n| n.starts_with(".out.mp4.part-")),
+            "{names:?}"
+        );
+    }
+    eprintln!("killed 8 runs: {complete} had finished, the others left no out.mp4");
+    // A run after the kills: complete, and the dead runs' temporaries are gone.
+    let run = redact_within(300, &args);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(probed_frames(&out), Some(275));
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from("out.mp4")]);
+
+    // A full disk.
+    let small = dir.join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=200k", "tmpfs"])
+        .arg(&small)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        eprintln!("SKIPPED the full-disk half: cannot mount a tmpfs here (needs root)");
+    } else {
+        let target = small.join("out.mp4");
+        let run = redact_within(
+            300,
+            &[
+                "run",
+                clip.to_str().unwrap(),
+                "-o",
+                target.to_str().unwrap(),
+                "--no-verify",
+                "--quiet",
+            ],
+        );
+        let left: Vec<_> = std::fs::read_dir(&small)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        let _ = Command::new("umount").arg(&small).status();
+        let err = stderr(&run);
+        assert_eq!(run.status.code(), Some(1), "{err}");
+        assert!(err.contains("disk that holds the output is full"), "{err}");
+        assert!(left.is_empty(), "left on the full disk: {left:?}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -243,6 +243,36 @@ fn child_boxes<'a>(data: &'a [u8], name: &[u8; 4]) -> Vec<&'a [u8]> {
     out
 }
 
+/// Removes temporary outputs for `path` left by runs that were killed (their process is
+/// gone): a SIGKILL or a power cut leaves no file under the final name, only these.
+pub fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.part-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if !pid.is_empty()
+            && pid != std::process::id().to_string()
+            && !Path::new("/proc").join(&pid).exists()
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Up to five names relative to `base`, then "and N more".
 pub fn short_list(paths: &[PathBuf], base: &Path) -> String {
     let mut names: Vec<String> = paths

@@ -344,6 +344,8 @@ pub fn play(
 pub fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
     let hint = if message.starts_with("no video stream") {
         ""
+    } else if message.contains("No space left") {
+        " (the disk that holds the output is full: free some space, or write elsewhere with -o; nothing was kept)"
     } else if message.contains("Could not determine type of stream") {
         " (not an image or video GStreamer can read: supported are jpg, png, webp, mp4, mov, mkv, webm, avi)"
     } else if message.contains("missing a plug-in") {

@@ -378,15 +378,20 @@ fn run_zip(
     let mut archive = zip::ZipArchive::new(file).map_err(|e| open_err(&e))?;
     let work =
         media::TempDir::new("zip").map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+    media::remove_stale_temporaries(output);
     let tmp_zip = media::temporary_name(output);
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let out = std::fs::File::create(&tmp_zip)
+        .map_err(|e| format!("cannot write {}: {e}", tmp_zip.display()))?;
+    let mut writer = zip::ZipWriter::new(out);
     let result = (|| {
-        if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        }
-        let out = std::fs::File::create(&tmp_zip)
-            .map_err(|e| format!("cannot write {}: {e}", tmp_zip.display()))?;
-        let mut writer = zip::ZipWriter::new(out);
+        let write_err =
+            |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", tmp_zip.display());
+        let extract_err =
+            |e: &dyn std::fmt::Display| format!("cannot extract {}: {e}", input.display());
         let mut reports = Vec::new();
         let mut skipped = Vec::new();
         let mut failed = Vec::new();
@@ -471,8 +476,8 @@ fn run_zip(
             }
             let src = work.path().join("in").join(&rel);
             let dst = work.path().join("out").join(&rel);
-            std::fs::create_dir_all(src.parent().unwrap()).map_err(|e| e.to_string())?;
-            let mut f = std::fs::File::create(&src).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(src.parent().unwrap()).map_err(|e| extract_err(&e))?;
+            let mut f = std::fs::File::create(&src).map_err(|e| extract_err(&e))?;
             let mut entry = archive.by_index(i).map_err(|e| open_err(&e))?;
             let copied = std::io::copy(&mut std::io::Read::take(&mut entry, limit + 1), &mut f)
                 .map_err(|e| format!("{}: cannot extract '{shown}': {e}", input.display()))?;
@@ -494,9 +499,9 @@ fn run_zip(
                         .compression_method(zip::CompressionMethod::Stored);
                     writer
                         .start_file(shown.as_str(), stored)
-                        .map_err(|e| e.to_string())?;
-                    let mut redacted = std::fs::File::open(&dst).map_err(|e| e.to_string())?;
-                    std::io::copy(&mut redacted, &mut writer).map_err(|e| e.to_string())?;
+                        .map_err(|e| write_err(&e))?;
+                    let mut redacted = std::fs::File::open(&dst).map_err(|e| write_err(&e))?;
+                    std::io::copy(&mut redacted, &mut writer).map_err(|e| write_err(&e))?;
                     r.input = input.join(&shown);
                     r.output = output.join(&shown);
                     reports.push(r);
@@ -531,13 +536,24 @@ fn run_zip(
                 input.display()
             ));
         }
-        writer
-            .finish()
-            .map_err(|e| format!("cannot write {}: {e}", tmp_zip.display()))?;
-        std::fs::rename(&tmp_zip, output)
-            .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
         Ok(reports)
     })();
+    let result = match result {
+        Ok(reports) => writer
+            .finish()
+            .map_err(|e| format!("cannot write {}: {e}", tmp_zip.display()))
+            .and_then(|_| {
+                std::fs::rename(&tmp_zip, output)
+                    .map_err(|e| format!("cannot write {}: {e}", output.display()))
+            })
+            .map(|()| reports),
+        Err(e) => {
+            // Dropped, the writer would finish the archive being thrown away (and print
+            // to stderr when the disk is full): the temporary file is removed instead.
+            std::mem::forget(writer);
+            Err(e)
+        }
+    };
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp_zip);
     }
@@ -675,6 +691,7 @@ fn redact_file(
         std::fs::create_dir_all(parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
+    media::remove_stale_temporaries(output);
     let tmp = media::temporary_name(output);
     let feed = Arc::new(RegionFeed {
         boxes: options.boxes.clone(),
