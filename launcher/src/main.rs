@@ -11,6 +11,9 @@ use redact::pipeline::{DetectOptions, VerifyOptions};
 use redact::progress::{Progress, ProgressLines};
 use redact::run::{self, MaskOptions, Quality, RunOptions};
 use redact_elements::detect as defaults;
+use redact_formats::values::{
+    input_scale, non_negative, parse_area, parse_color, parse_crop, parse_ids, unit_interval,
+};
 use std::sync::Arc;
 
 #[derive(Parser)]
@@ -138,80 +141,6 @@ enum QualityArg {
     Low,
 }
 
-fn parse_color(s: &str) -> Result<u32, String> {
-    let named = match s.to_ascii_lowercase().as_str() {
-        "black" => Some(0x000000),
-        "white" => Some(0xffffff),
-        "grey" | "gray" => Some(0x808080),
-        "red" => Some(0xff0000),
-        "green" => Some(0x00ff00),
-        "blue" => Some(0x0000ff),
-        _ => None,
-    };
-    if let Some(c) = named {
-        return Ok(c);
-    }
-    let hex = s.trim_start_matches('#').trim_start_matches("0x");
-    if hex.len() == 6
-        && let Ok(v) = u32::from_str_radix(hex, 16)
-    {
-        return Ok(v);
-    }
-    Err(format!(
-        "'{s}' is not a colour: use RRGGBB hex (e.g. 000000, #ff0000) or black, white, grey, red, green, blue"
-    ))
-}
-
-fn parse_area(s: &str) -> Result<[f64; 4], String> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("'{s}': expected TOP,LEFT,BOTTOM,RIGHT fractions, e.g. 0,0,0.5,1"))?;
-    match v.as_slice() {
-        [t, l, b, r] if v.iter().all(|x| (0.0..=1.0).contains(x)) && t < b && l < r => {
-            Ok([*t, *l, *b, *r])
-        }
-        _ => Err(format!(
-            "'{s}': expected TOP,LEFT,BOTTOM,RIGHT fractions in 0..1 with top < bottom and left < right"
-        )),
-    }
-}
-
-fn parse_crop(s: &str) -> Result<[f64; 4], String> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("'{s}': expected X,Y,W,H in pixels, e.g. 100,50,64,80"))?;
-    match v.as_slice() {
-        [x, y, w, h] if v.iter().all(|x| x.is_finite()) && *w > 0.0 && *h > 0.0 => {
-            Ok([*x, *y, *w, *h])
-        }
-        _ => Err(format!("'{s}': expected X,Y,W,H with W and H > 0")),
-    }
-}
-
-fn parse_ids(s: &str) -> Result<Vec<i64>, String> {
-    s.split(',')
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| {
-            p.trim()
-                .parse::<i64>()
-                .map_err(|_| format!("'{p}' is not a track id (whole number)"))
-        })
-        .collect()
-}
-
-fn non_negative(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..=4.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{v} is outside 0..4"))
-    }
-}
-
 /// How `redact run` masks and encodes.
 #[derive(Args, Clone)]
 struct MaskArgs {
@@ -326,24 +255,6 @@ enum DatasetArg {
     FacesCrowd,
     /// one .txt per image, IoU >= 0.5
     Plates,
-}
-
-fn unit_interval(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{v} is outside 0..1"))
-    }
-}
-
-fn input_scale(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.25..=4.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{v} is outside 0.25..4"))
-    }
 }
 
 /// The `redactdetect` settings, with the element's defaults.

@@ -170,6 +170,7 @@ pub fn temporary_name(path: &Path) -> PathBuf {
 /// GStreamer's demuxer does not expose every kind of track: this lets the run say which
 /// tracks it could not copy.
 pub fn mp4_track_handlers(path: &Path) -> Vec<[u8; 4]> {
+    use redact_formats::mp4;
     use std::io::{Read, Seek, SeekFrom};
     const MAX_MOOV: u64 = 64 << 20;
     let Ok(mut file) = std::fs::File::open(path) else {
@@ -178,69 +179,28 @@ pub fn mp4_track_handlers(path: &Path) -> Vec<[u8; 4]> {
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     // Top level: find moov, skipping other boxes (mdat) by their size.
     let mut pos = 0u64;
-    let moov = loop {
+    while pos < len {
         let mut head = [0u8; 16];
-        if pos + 8 > len
-            || file.seek(SeekFrom::Start(pos)).is_err()
-            || file.read_exact(&mut head[..8]).is_err()
-        {
-            return Vec::new();
+        let n = (len - pos).min(16) as usize;
+        if file.seek(SeekFrom::Start(pos)).is_err() || file.read_exact(&mut head[..n]).is_err() {
+            break;
         }
-        let mut size = u64::from(u32::from_be_bytes(head[..4].try_into().unwrap()));
-        let mut header = 8;
-        if size == 1 {
-            if file.read_exact(&mut head[8..]).is_err() {
-                return Vec::new();
-            }
-            size = u64::from_be_bytes(head[8..].try_into().unwrap());
-            header = 16;
-        } else if size == 0 {
-            size = len - pos;
-        }
-        if size < header || pos + size > len {
-            return Vec::new();
-        }
-        if &head[4..8] == b"moov" {
-            if size - header > MAX_MOOV {
-                return Vec::new();
+        let Some((kind, header, size)) = mp4::box_header(&head[..n], len - pos) else {
+            break;
+        };
+        if &kind == b"moov" {
+            if size - header > MAX_MOOV || file.seek(SeekFrom::Start(pos + header)).is_err() {
+                break;
             }
             let mut body = vec![0u8; (size - header) as usize];
             if file.read_exact(&mut body).is_err() {
-                return Vec::new();
+                break;
             }
-            break body;
-        }
-        pos += size;
-    };
-    let mut handlers = Vec::new();
-    for trak in child_boxes(&moov, b"trak") {
-        for mdia in child_boxes(trak, b"mdia") {
-            for hdlr in child_boxes(mdia, b"hdlr") {
-                // version/flags (4), pre_defined (4), handler_type (4)
-                if let Some(t) = hdlr.get(8..12) {
-                    handlers.push(t.try_into().unwrap());
-                }
-            }
-        }
-    }
-    handlers
-}
-
-/// The bodies of the child boxes named `name` in `data` (32-bit sizes; a bad size ends the walk).
-fn child_boxes<'a>(data: &'a [u8], name: &[u8; 4]) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    let mut pos = 0usize;
-    while pos + 8 <= data.len() {
-        let size = u32::from_be_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
-        if size < 8 || pos + size > data.len() {
-            break;
-        }
-        if &data[pos + 4..pos + 8] == name {
-            out.push(&data[pos + 8..pos + size]);
+            return mp4::track_handlers(&body);
         }
         pos += size;
     }
-    out
+    Vec::new()
 }
 
 /// Removes temporary outputs for `path` left by runs that were killed (their process is

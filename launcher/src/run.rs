@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
-use serde::Deserialize;
 
 use crate::detections::DetectionsFile;
 use crate::device::{self, Device, VideoPath};
@@ -133,49 +132,20 @@ impl MaskOptions {
     }
 }
 
-/// A region no detector finds, masked on a range of frames (`--boxes FILE`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ManualBox {
-    /// `[x, y, w, h]` in frame pixels.
-    #[serde(rename = "box")]
-    pub bbox: [f64; 4],
-    /// First frame (0-based, default 0).
-    #[serde(default)]
-    pub from: u64,
-    /// Last frame, inclusive (default: to the end).
-    #[serde(default)]
-    pub to: Option<u64>,
-}
+pub use redact_formats::boxes::ManualBox;
 
 /// Reads a `--boxes` file: a JSON list of `{"box": [x, y, w, h], "from": 0, "to": 99}`.
 pub fn read_boxes(path: &Path) -> Result<Vec<ManualBox>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read --boxes file {}: {e}", path.display()))?;
-    let boxes: Vec<ManualBox> = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}: {e}; expected a JSON list like [{{\"box\": [x, y, w, h], \"from\": 0, \"to\": 99}}]",
-            path.display()
-        )
-    })?;
-    for b in &boxes {
-        if b.bbox[2] <= 0.0 || b.bbox[3] <= 0.0 || b.to.is_some_and(|to| to < b.from) {
-            return Err(format!(
-                "{}: bad box {:?} (width and height must be > 0, to >= from)",
-                path.display(),
-                b
-            ));
-        }
-    }
-    Ok(boxes)
+    redact_formats::boxes::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Reads a `--detections` file written by `redact detect`.
+/// Reads a `--detections` file (checked: see `redact_formats::detections::parse`).
 pub fn read_detections(path: &Path) -> Result<DetectionsFile, String> {
     let bytes = std::fs::read(path)
         .map_err(|e| format!("cannot read --detections file {}: {e}", path.display()))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{}: not a detections JSON file: {e}", path.display()))
+    redact_formats::detections::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[derive(Debug, Clone, Default)]

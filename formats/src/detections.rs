@@ -54,6 +54,40 @@ pub struct TrackSummary {
     pub best_frame: u64,
 }
 
+/// Parses a detections JSON (`redact detect`'s output, perhaps edited by a reviewer) and
+/// checks what the renderer relies on: frames listed in order from 0, boxes with finite
+/// coordinates and a positive size, finite scores and points.
+pub fn parse(bytes: &[u8]) -> Result<DetectionsFile, String> {
+    let file: DetectionsFile =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a detections JSON file: {e}"))?;
+    if file.version != FORMAT_VERSION {
+        return Err(format!(
+            "detections format version {} (this redact reads version {FORMAT_VERSION})",
+            file.version
+        ));
+    }
+    for (i, f) in file.frames.iter().enumerate() {
+        if f.index != i as u64 {
+            return Err(format!(
+                "frame {i} is listed with index {} (frames must be listed in order from 0)",
+                f.index
+            ));
+        }
+        for d in &f.detections {
+            let finite = d.bbox.iter().all(|v| v.is_finite())
+                && d.score.is_finite()
+                && d.landmarks.iter().flatten().all(|v| v.is_finite());
+            if !finite || d.bbox[2] <= 0.0 || d.bbox[3] <= 0.0 {
+                return Err(format!(
+                    "frame {i}: bad detection box {:?} (width and height must be > 0)",
+                    d.bbox
+                ));
+            }
+        }
+    }
+    Ok(file)
+}
+
 /// The tracks seen in `frames`, by id.
 pub fn summarize_tracks(frames: &[FrameDetections]) -> Vec<TrackSummary> {
     let mut tracks: Vec<TrackSummary> = Vec::new();
