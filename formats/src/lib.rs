@@ -5,4 +5,5 @@
 pub mod boxes;
 pub mod detections;
 pub mod mp4;
+pub mod truncation;
 pub mod values;

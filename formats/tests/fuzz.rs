@@ -12,7 +12,7 @@ const TARGETS: [&str; 4] = [
     "detections_json",
     "boxes_json",
     "option_values",
-    "mp4_boxes",
+    "container_sizes",
 ];
 /// Inputs per target: a few seconds each here.
 const RUNS: u32 = 200_000;

@@ -329,8 +329,9 @@ struct DetectorArgs {
     /// Scale of the frame for the verification model (0.25..4).
     #[arg(long, default_value_t = 1.0, value_parser = input_scale)]
     verify_scale: f64,
-    /// Keep what could be decoded of a video that ends early (truncated or damaged); by
-    /// default such a file fails with the number of frames found, and nothing is written.
+    /// Keep what could be decoded of a video file that is cut off (its container declares
+    /// more than the file holds); by default such a file fails, saying how many frames
+    /// could be decoded, and nothing is written.
     #[arg(long)]
     allow_partial: bool,
 }

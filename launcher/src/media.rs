@@ -203,6 +203,20 @@ pub fn mp4_track_handlers(path: &Path) -> Vec<[u8; 4]> {
     Vec::new()
 }
 
+/// `Some((declared, len))` when the file holds fewer bytes than its container declares
+/// (cut off); see `redact_formats::truncation`.
+pub fn truncated(path: &Path) -> Option<(u64, u64)> {
+    struct File(std::fs::File);
+    impl redact_formats::truncation::ReadAt for File {
+        fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> usize {
+            std::os::unix::fs::FileExt::read_at(&self.0, buf, offset).unwrap_or(0)
+        }
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    redact_formats::truncation::declared_past_end(&mut File(file), len)
+}
+
 /// Removes temporary outputs for `path` left by runs that were killed (their process is
 /// gone): a SIGKILL or a power cut leaves no file under the final name, only these.
 pub fn remove_stale_temporaries(path: &Path) {

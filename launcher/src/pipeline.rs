@@ -37,8 +37,8 @@ pub struct DetectOptions {
     /// The verification pass: a second, independent face model (`--no-verify` turns it
     /// off).
     pub verify: Option<VerifyOptions>,
-    /// Keep what could be decoded of a video that ends early (truncated or damaged)
-    /// instead of failing (`--allow-partial`).
+    /// Keep what could be decoded of a video file that is cut off instead of failing
+    /// (`--allow-partial`).
     pub allow_partial: bool,
 }
 
@@ -366,23 +366,20 @@ pub fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
     }
 }
 
-/// A video that ends before its container said it would (truncated or damaged): an error
-/// unless `allow_partial`, then a warning. Nothing undecodable is ever output: the check
-/// is about frames missing, which the user must hear of. `expected` is the container's
-/// duration times the frame rate (0: unknown, e.g. variable frame rate); small shortfalls
-/// (rounding, a last frame without duration) pass.
+/// A video file cut off (its container declares more bytes than the file holds: see
+/// `redact_formats::truncation`): an error unless `allow_partial`, then a warning. Nothing
+/// undecodable is ever output; this is about frames missing, which the user must hear of.
 pub fn check_complete(
     path: &Path,
     decoded: u64,
-    expected: u64,
     allow_partial: bool,
     on_warning: &dyn Fn(&str),
 ) -> Result<(), String> {
-    if expected == 0 || decoded * 10 >= expected * 9 || expected - decoded < 3 {
+    let Some((declared, len)) = crate::media::truncated(path) else {
         return Ok(());
-    }
+    };
     let what = format!(
-        "{}: the video ends early: {decoded} of about {expected} frames could be decoded (the file is truncated or damaged)",
+        "{}: the file is cut off ({len} of the {declared} bytes its container declares): {decoded} frames could be decoded",
         path.display()
     );
     if allow_partial {
@@ -534,7 +531,6 @@ pub fn detect_file(
     check_complete(
         path,
         c.frames.len() as u64,
-        c.total.unwrap_or(0),
         options.allow_partial,
         &on_warning,
     )?;

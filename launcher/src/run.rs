@@ -535,8 +535,6 @@ struct RegionFeed {
     boxes: Vec<ManualBox>,
     detections: Option<Arc<DetectionsFile>>,
     frame: AtomicU64,
-    /// Frames the container says the video has (0: unknown).
-    expected: AtomicU64,
     masked: Mutex<Vec<(String, u64)>>,
 }
 
@@ -635,7 +633,6 @@ fn redaction_chain(
         if index == 0
             && let Some(total) = estimate_frames(pad)
         {
-            feed.expected.store(total, Ordering::Relaxed);
             reporter.total(total);
         }
         if let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() {
@@ -667,7 +664,6 @@ fn redact_file(
         boxes: options.boxes.clone(),
         detections: options.detections.clone(),
         frame: AtomicU64::new(0),
-        expected: AtomicU64::new(0),
         masked: Mutex::new(Vec::new()),
     });
     // Every input, whatever its extension: a picture bomb named .mp4 is decoded too.
@@ -691,13 +687,9 @@ fn redact_file(
                 input.display()
             ));
         }
-        check_complete(
-            input,
-            frames,
-            feed.expected.load(Ordering::Relaxed),
-            options.detect.allow_partial,
-            &|w| reporter.warn(w),
-        )?;
+        check_complete(input, frames, options.detect.allow_partial, &|w| {
+            reporter.warn(w)
+        })?;
         if let Some(d) = &options.detections
             && d.frame_count != frames
         {
