@@ -127,7 +127,10 @@ fn cuda_input_caps() -> gst::Caps {
 
 /// Adds the elements between a decoder's raw video and the first redaction element;
 /// returns the first and last. CUDA: upload (a no-op for CUDA memory), conversion to an
-/// 8-bit format; system: videoconvert.
+/// 8-bit format; system: videoconvert, then videoflip turning the picture the way the
+/// file's rotation tag (phones) says it is shown — detection sees upright faces and the
+/// output, which carries no rotation, plays as the input did — then videoconvert again
+/// (each a pass-through when there is nothing to do).
 pub fn add_input_chain(
     pipeline: &gst::Pipeline,
     path: VideoPath,
@@ -135,8 +138,17 @@ pub fn add_input_chain(
     match path {
         VideoPath::System => {
             let convert = make("videoconvert")?;
-            pipeline.add(&convert).map_err(|e| e.to_string())?;
-            Ok((convert.clone(), convert))
+            let flip = gst::ElementFactory::make("videoflip")
+                .property_from_str("video-direction", "auto")
+                .build()
+                .map_err(|e| e.to_string())?;
+            let convert_after = make("videoconvert")?;
+            pipeline
+                .add_many([&convert, &flip, &convert_after])
+                .map_err(|e| e.to_string())?;
+            gst::Element::link_many([&convert, &flip, &convert_after])
+                .map_err(|e| e.to_string())?;
+            Ok((convert, convert_after))
         }
         VideoPath::Cuda => {
             let upload = make("cudaupload")?;

@@ -1,7 +1,7 @@
 //! `redact frame`: one frame of an image or video (or a region of it) as a JPEG, e.g. to
 //! show whose track a box is when choosing what to mask (the job server's thumbnails).
 //!
-//! `filesrc ! decodebin ! [videoflip, images] ! videoconvert ! RGB ! appsink`; frame N is
+//! `filesrc ! decodebin ! the input chain (videoflip: rotation) ! RGB ! appsink`; frame N is
 //! cropped in memory and encoded with GStreamer's JPEG encoder.
 
 use std::path::Path;
@@ -37,18 +37,10 @@ pub fn save_frame(
     let src = file_element("filesrc", input)?;
     let decode = make("decodebin")?;
     make_decoders_strict(&decode);
-    let flip = gst::ElementFactory::make("videoflip")
-        .property_from_str(
-            "video-direction",
-            if media::is_image(input) {
-                "auto"
-            } else {
-                "identity"
-            },
-        )
-        .build()
-        .map_err(|e| e.to_string())?;
-    let convert = make("videoconvert")?;
+    // The same input chain as detection (rotation and EXIF orientation applied), so that
+    // boxes from a detections JSON fall on the same pixels.
+    let (chain_in, chain_last) =
+        crate::device::add_input_chain(&pipeline, crate::device::VideoPath::System)?;
     let sink = gst_app::AppSink::builder()
         .caps(
             &gst_video::VideoCapsBuilder::new()
@@ -58,20 +50,22 @@ pub fn save_frame(
         .sync(false)
         .build();
     pipeline
-        .add_many([&src, &decode, &flip, &convert, sink.upcast_ref()])
+        .add_many([&src, &decode, sink.upcast_ref()])
         .map_err(|e| e.to_string())?;
     src.link(&decode).map_err(|e| e.to_string())?;
-    gst::Element::link_many([&flip, &convert, sink.upcast_ref()]).map_err(|e| e.to_string())?;
-    let flip_weak = flip.downgrade();
+    chain_last.link(&sink).map_err(|e| e.to_string())?;
+    let chain_weak = chain_in.downgrade();
     decode.connect_pad_added(move |_, pad| {
         let is_video = pad
             .current_caps()
             .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
             .unwrap_or(false);
-        if let Some(flip) = flip_weak.upgrade()
+        if let Some(chain_in) = chain_weak.upgrade()
             && is_video
         {
-            let sinkpad = flip.static_pad("sink").expect("videoflip has a sink pad");
+            let sinkpad = chain_in
+                .static_pad("sink")
+                .expect("the input chain has a sink pad");
             if !sinkpad.is_linked() {
                 let _ = pad.link(&sinkpad);
             }

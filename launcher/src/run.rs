@@ -4,7 +4,7 @@
 //! video: `filesrc ! parsebin`, the video stream `! decodebin ! redactdetect ! redactmask !
 //! encoder ! muxer` (in CUDA memory between decoder and encoder on the GPU path, see
 //! `device`), the audio stream straight into the muxer (copied, not re-encoded);
-//! image: `filesrc ! decodebin ! videoflip (EXIF orientation) ! redactdetect ! redactmask !
+//! image: `filesrc ! decodebin ! videoflip (EXIF orientation, in the input chain) ! redactdetect ! redactmask !
 //! encoder` (no metadata is written). Outputs are written under a temporary name and renamed
 //! only when complete.
 
@@ -730,12 +730,6 @@ fn image_pipeline(
     let src = file_element("filesrc", input)?;
     let decode = make("decodebin")?;
     make_decoders_strict(&decode);
-    // EXIF orientation is applied to the pixels, since the metadata is not written back.
-    let flip = gst::ElementFactory::make("videoflip")
-        .property_from_str("video-direction", "auto")
-        .build()
-        .map_err(|e| e.to_string())?;
-    let convert_in = make("videoconvert")?;
     let convert_out = make("videoconvert")?;
     let quality = options.quality.image_quality();
     let encoder = match media::extension(input).as_str() {
@@ -755,24 +749,21 @@ fn image_pipeline(
     })?;
     let sink = file_element("filesink", tmp)?;
     pipeline
-        .add_many([
-            &src,
-            &decode,
-            &flip,
-            &convert_in,
-            &convert_out,
-            &encoder,
-            &sink,
-        ])
+        .add_many([&src, &decode, &convert_out, &encoder, &sink])
         .map_err(|e| e.to_string())?;
     let (first, last) = redaction_chain(&pipeline, options, feed, reporter, VideoPath::System)?;
+    // EXIF orientation is applied to the pixels (the input chain's videoflip), since the
+    // metadata is not written back.
+    let (chain_in, chain_last) = device::add_input_chain(&pipeline, VideoPath::System)?;
     src.link(&decode).map_err(|e| e.to_string())?;
-    gst::Element::link_many([&flip, &convert_in, &first]).map_err(|e| e.to_string())?;
+    gst::Element::link_many([&chain_last, &first]).map_err(|e| e.to_string())?;
     gst::Element::link_many([&last, &convert_out, &encoder, &sink]).map_err(|e| e.to_string())?;
-    let flip_weak = flip.downgrade();
+    let chain_weak = chain_in.downgrade();
     decode.connect_pad_added(move |_, pad| {
-        if let Some(flip) = flip_weak.upgrade() {
-            let sinkpad = flip.static_pad("sink").expect("videoflip has a sink pad");
+        if let Some(chain_in) = chain_weak.upgrade() {
+            let sinkpad = chain_in
+                .static_pad("sink")
+                .expect("the input chain has a sink pad");
             if !sinkpad.is_linked() {
                 let _ = pad.link(&sinkpad);
             }
