@@ -210,6 +210,25 @@ const CASES: &[Case] = &[
         subtitles: true,
         warns: Some("dropping"),
     },
+    // An odd frame size (VP9 allows it; H.264 4:2:0 does not): kept, as H.264 4:4:4 (said).
+    Case {
+        name: "odd-size",
+        ext: "mkv",
+        args: &[
+            "-vf",
+            "scale=641:361",
+            "-c:v",
+            "libvpx-vp9",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+            "-c:a",
+            "aac",
+        ],
+        subtitles: false,
+        warns: Some("encoded as H.264 4:4:4"),
+    },
     // No audio at all; variable frame rate with a half-second gap.
     Case {
         name: "no-audio",

@@ -885,7 +885,40 @@ fn video_pipeline(
     src.link(&parse).map_err(|e| e.to_string())?;
     gst::Element::link_many([&convert_in_last, &first]).map_err(|e| e.to_string())?;
     gst::Element::link_many([&last, &convert_out]).map_err(|e| e.to_string())?;
-    gst::Element::link_many([&convert_out_last, &encoder]).map_err(|e| e.to_string())?;
+    if parser.is_some() {
+        // H.264 4:2:0 cannot hold an odd width or height (its crop unit is 2 pixels): such
+        // frames go to x264 as 4:4:4, which keeps every pixel.
+        let format = make("capsfilter")?;
+        pipeline.add(&format).map_err(|e| e.to_string())?;
+        gst::Element::link_many([&convert_out_last, &format, &encoder])
+            .map_err(|e| e.to_string())?;
+        let format_weak = format.downgrade();
+        let reporter = reporter.clone();
+        let input_name = input.display().to_string();
+        let out_pad = convert_out
+            .static_pad("sink")
+            .expect("videoconvert has a sink pad");
+        out_pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            if let Some(gst::EventView::Caps(c)) = info.event().map(|e| e.view())
+                && let Ok(v) = gst_video::VideoInfo::from_caps(c.caps())
+                && (v.width() % 2 == 1 || v.height() % 2 == 1)
+                && let Some(format) = format_weak.upgrade()
+            {
+                format.set_property(
+                    "caps",
+                    gst::Caps::builder("video/x-raw").field("format", "Y444").build(),
+                );
+                reporter.warn(&format!(
+                    "{input_name}: {}x{} is an odd size, which H.264 4:2:0 cannot hold: encoded as H.264 4:4:4 (every pixel kept; some players play only 4:2:0)",
+                    v.width(),
+                    v.height()
+                ));
+            }
+            gst::PadProbeReturn::Ok
+        });
+    } else {
+        gst::Element::link_many([&convert_out_last, &encoder]).map_err(|e| e.to_string())?;
+    }
     match &parser {
         Some(p) => gst::Element::link_many([&encoder, p, &video_queue]),
         None => encoder.link(&video_queue),
