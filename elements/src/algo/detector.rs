@@ -28,7 +28,8 @@ pub struct DetectorConfig {
     /// Minimum score kept.
     pub threshold: f32,
     /// Long side, in pixels, of the image the model sees; 0 = automatic: the frame scaled
-    /// by `input_scale`, its long side at most `AUTO_INPUT_MAX`. Models with a fixed input
+    /// by `input_scale`, its long side at most `AUTO_INPUT_MAX` (larger frames keep their own
+    /// size up to `AUTO_INPUT_LARGEST`, beyond which they are scaled down). Models with a fixed input
     /// size ignore both.
     pub input_size: usize,
     /// Scale of the frame for the automatic input size (2.0 finds faces half as small).
@@ -96,6 +97,10 @@ impl std::error::Error for DetectorError {}
 
 /// Cap on the automatic input's long side: beyond it, cost grows faster than recall.
 pub const AUTO_INPUT_MAX: usize = 1920;
+/// Frames larger than `AUTO_INPUT_MAX` keep their own size up to this long side (4K UHD),
+/// and are scaled down to it beyond: a model's activations grow with its input, and a
+/// 12000x9000 photo at its own size took more than 24 GB (measured, killed).
+pub const AUTO_INPUT_LARGEST: usize = 3840;
 
 impl DetectorConfig {
     /// The long side of the model input for a frame of this size (see `input_size`).
@@ -104,8 +109,12 @@ impl DetectorConfig {
             return self.input_size;
         }
         let long = frame_w.max(frame_h) as f32;
-        ((long * self.input_scale).round() as usize)
-            .clamp(32, AUTO_INPUT_MAX.max(frame_w.max(frame_h)))
+        ((long * self.input_scale).round() as usize).clamp(
+            32,
+            AUTO_INPUT_MAX
+                .max(frame_w.max(frame_h))
+                .min(AUTO_INPUT_LARGEST),
+        )
     }
 }
 
@@ -409,6 +418,9 @@ mod tests {
         assert_eq!(config(0, 2.0).input_long_side(1280, 720), 1920);
         // A frame larger than the cap is never downscaled by the automatic size.
         assert_eq!(config(0, 2.0).input_long_side(3840, 2160), 3840);
+        // … up to 4K; larger ones are scaled down to it (memory).
+        assert_eq!(config(0, 1.0).input_long_side(12000, 9000), 3840);
+        assert_eq!(config(0, 1.0).input_long_side(5000, 100), 3840);
         assert_eq!(config(0, 1.0).input_long_side(640, 360), 640);
         assert_eq!(config(960, 2.0).input_long_side(1920, 1080), 960);
     }

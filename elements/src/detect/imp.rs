@@ -394,7 +394,7 @@ impl ObjectImpl for RedactDetect {
                     .build(),
                 glib::ParamSpecUInt::builder("face-input-size")
                     .nick("Face input size")
-                    .blurb("Long side in pixels of the image the face detector sees; 0 = automatic: the frame scaled by face-input-scale, at most 1920 px (larger frames are not downscaled)")
+                    .blurb("Long side in pixels of the image the face detector sees; 0 = automatic: the frame scaled by face-input-scale, at most 1920 px (larger frames keep their own size up to 3840 px, and are scaled down to 3840 beyond)")
                     .maximum(8192)
                     .default_value(DEFAULT_FACE_INPUT_SIZE)
                     .mutable_ready()
