@@ -216,19 +216,43 @@ mod tests {
     }
 
     #[test]
-    fn system_chains_are_one_videoconvert() {
+    fn system_chains_convert_and_turn_upright() {
         crate::pipeline::init().unwrap();
         let pipeline = gst::Pipeline::new();
         let (first, last) = add_input_chain(&pipeline, VideoPath::System).unwrap();
-        assert_eq!(first, last);
+        // videoconvert ! videoflip (video-direction auto: rotation tags) ! videoconvert
+        let flip = first
+            .static_pad("src")
+            .unwrap()
+            .peer()
+            .unwrap()
+            .parent_element()
+            .unwrap();
+        assert_eq!(flip.factory().unwrap().name(), "videoflip");
         assert_eq!(
-            first.factory().unwrap().name(),
-            "videoconvert",
-            "CPU input chain"
+            flip.property_value("video-direction")
+                .get::<gst_video::VideoOrientationMethod>()
+                .unwrap(),
+            gst_video::VideoOrientationMethod::Auto
         );
+        let after = flip
+            .static_pad("src")
+            .unwrap()
+            .peer()
+            .unwrap()
+            .parent_element()
+            .unwrap();
+        assert_eq!(after, last);
+        for e in [&first, &last] {
+            assert_eq!(
+                e.factory().unwrap().name(),
+                "videoconvert",
+                "CPU input chain"
+            );
+        }
         let (first, last) = add_output_chain(&pipeline, VideoPath::System).unwrap();
         assert_eq!(first, last);
-        assert_eq!(pipeline.children().len(), 2);
+        assert_eq!(pipeline.children().len(), 4);
     }
 
     #[test]

@@ -347,7 +347,7 @@ pub fn explain(path: &Path, message: &str, debug: Option<&str>) -> String {
     } else if message.contains("No space left") {
         " (the disk that holds the output is full: free some space, or write elsewhere with -o; nothing was kept)"
     } else if message.contains("Could not determine type of stream") {
-        " (not an image or video GStreamer can read: supported are jpg, png, webp, mp4, mov, mkv, webm, avi)"
+        " (not an image or video GStreamer can read: supported are jpg, png, webp, mp4, mov, mkv, webm, avi, ts)"
     } else if message.contains("missing a plug-in") {
         " (install the GStreamer plugin packages: run ./setup)"
     } else if message.contains("incomplete")

@@ -179,6 +179,7 @@ fn content_type(extension: &str) -> &'static str {
         "mkv" => "video/x-matroska",
         "webm" => "video/webm",
         "avi" => "video/x-msvideo",
+        "ts" | "m2ts" => "video/mp2t",
         "zip" => "application/zip",
         _ => "application/octet-stream",
     }
@@ -276,7 +277,7 @@ async fn receive_multipart(
 
 fn unsupported_media() -> ApiError {
     ApiError::unsupported(
-        "not a supported file: JPEG, PNG, WEBP, MP4, MOV, MKV, WEBM, AVI or ZIP (decided by content)",
+        "not a supported file: JPEG, PNG, WEBP, MP4, MOV, MKV, WEBM, AVI, MPEG-TS or ZIP (decided by content)",
     )
 }
 
@@ -846,7 +847,8 @@ async fn thumbnail(
         (status = 200, description = "the redacted file, in the input's format", content(
             (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"),
             (Vec<u8> = "video/mp4"), (Vec<u8> = "video/quicktime"), (Vec<u8> = "video/x-matroska"),
-            (Vec<u8> = "video/webm"), (Vec<u8> = "video/x-msvideo"), (Vec<u8> = "application/zip")
+            (Vec<u8> = "video/webm"), (Vec<u8> = "video/x-msvideo"), (Vec<u8> = "video/mp2t"),
+            (Vec<u8> = "application/zip")
         )),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)
     )

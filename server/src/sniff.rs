@@ -24,8 +24,8 @@ impl Class {
     }
 }
 
-/// Bytes [`sniff`] wants to see (fewer for short files).
-pub const SNIFF_LEN: usize = 64;
+/// Bytes [`sniff`] wants to see (fewer for short files): three transport-stream packets.
+pub const SNIFF_LEN: usize = 3 * 192 + 4;
 
 /// The kind of a file from its first bytes; `None` for anything the pipeline does not take.
 pub fn sniff(head: &[u8]) -> Option<Kind> {
@@ -65,6 +65,14 @@ pub fn sniff(head: &[u8]) -> Option<Kind> {
             kind("mkv", Class::Video)
         };
     }
+    // MPEG transport streams: a sync byte every 188 bytes (broadcast), or every 192 after
+    // a 4-byte time code (M2TS, AVCHD cameras); three in a row.
+    if (0..3).all(|k| at(188 * k, b"\x47")) {
+        return kind("ts", Class::Video);
+    }
+    if (0..3).all(|k| at(4 + 192 * k, b"\x47")) {
+        return kind("m2ts", Class::Video);
+    }
     if at(0, b"PK\x03\x04") || at(0, b"PK\x05\x06") {
         return kind("zip", Class::Zip);
     }
@@ -93,6 +101,15 @@ mod tests {
             Some("mkv")
         );
         assert_eq!(ext(b"PK\x03\x04\x14\0"), Some("zip"));
+        let mut ts = vec![0u8; 3 * 188];
+        let mut m2ts = vec![0u8; 3 * 192 + 4];
+        for k in 0..3 {
+            ts[188 * k] = 0x47;
+            m2ts[4 + 192 * k] = 0x47;
+        }
+        assert_eq!(ext(&ts), Some("ts"));
+        assert_eq!(ext(&m2ts), Some("m2ts"));
+        assert_eq!(ext(&ts[..200]), None, "one sync byte is not a stream");
         // A name says nothing: text, PDF, GIF, empty.
         assert_eq!(ext(b"hello, world"), None);
         assert_eq!(ext(b"%PDF-1.7"), None);
