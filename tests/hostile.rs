@@ -588,7 +588,14 @@ fn run_damaged(file: &Path, out_dir: &Path) -> Result<(Outcome, f64), String> {
         .filter(|n| n.contains(".part-"))
         .collect();
     if !leftovers.is_empty() {
-        return Err(format!("{name}: temporary files left: {leftovers:?}"));
+        // Cleared, so that one problem is not blamed on every later file.
+        for l in &leftovers {
+            let _ = std::fs::remove_file(out_dir.join(l));
+        }
+        return Err(format!(
+            "{name}: temporary files left: {leftovers:?} (exit {:?}, {secs:.1} s): {err}",
+            run.status
+        ));
     }
     match run.status.code() {
         Some(0) => {

@@ -67,7 +67,7 @@ pub fn save_frame(
                 .static_pad("sink")
                 .expect("the input chain has a sink pad");
             if !sinkpad.is_linked() {
-                let _ = pad.link(&sinkpad);
+                crate::pipeline::link_late(pad, &sinkpad);
             }
         }
     });

@@ -19,7 +19,7 @@ use crate::device::{self, Device, VideoPath};
 use crate::media;
 use crate::pipeline::{
     DetectOptions, check_complete, estimate_frames, fail_at_eos_without_video, file_element, init,
-    make, make_decoders_strict, play,
+    link_late, make, make_decoders_strict, play,
 };
 use crate::timings::{Timings, process_cpu_time};
 use redact_elements::algo::detection::BBox;
@@ -765,7 +765,7 @@ fn image_pipeline(
                 .static_pad("sink")
                 .expect("the input chain has a sink pad");
             if !sinkpad.is_linked() {
-                let _ = pad.link(&sinkpad);
+                link_late(pad, &sinkpad);
             }
         }
     });
@@ -936,7 +936,7 @@ fn video_pipeline(
                 .static_pad("sink")
                 .expect("the input chain has a sink pad");
             if !sinkpad.is_linked() {
-                let _ = pad.link(&sinkpad);
+                link_late(pad, &sinkpad);
             }
         }
     });
@@ -964,13 +964,13 @@ fn video_pipeline(
                 && pipeline.add(&fakesink).is_ok()
             {
                 let _ = fakesink.sync_state_with_parent();
-                let _ = pad.link(&fakesink.static_pad("sink").expect("fakesink has a sink pad"));
+                link_late(pad, &fakesink.static_pad("sink").expect("fakesink has a sink pad"));
             }
         };
         // MJPEG (CCTV AVI files) comes out of the demuxer as image/jpeg.
         let is_video = name.starts_with("video/") || name == "image/jpeg";
         if is_video && !decode_sink.is_linked() {
-            let _ = pad.link(&decode_sink);
+            link_late(pad, &decode_sink);
             return;
         }
         fail_at_eos_without_video(pad, &decode_sink);
@@ -984,7 +984,7 @@ fn video_pipeline(
             }
             let _ = queue.sync_state_with_parent();
             warn_if_untimed(pad, &input_name, &name, &reporter);
-            let linked = pad.link(&queue.static_pad("sink").expect("queue has a sink pad")).is_ok() && queue.link(&mux).is_ok();
+            let linked = queue.link(&mux).is_ok() && link_late(pad, &queue.static_pad("sink").expect("queue has a sink pad"));
             if !linked {
                 gst::element_error!(
                     parse,
