@@ -283,6 +283,13 @@ pub fn link_late(pad: &gst::Pad, sink: &gst::Pad) -> bool {
     if pad.link(sink).is_err() {
         return false;
     }
+    pass_on_end(pad, sink);
+    true
+}
+
+/// After `pad` was linked to `sink`: if its stream has ended already, sends its sticky
+/// events (stream start, caps, segment, end) on to `sink` (see [`link_late`]).
+pub fn pass_on_end(pad: &gst::Pad, sink: &gst::Pad) {
     if pad.sticky_event::<gst::event::Eos>(0).is_some() {
         let mut events = Vec::new();
         pad.sticky_events_foreach(|e| {
@@ -293,7 +300,6 @@ pub fn link_late(pad: &gst::Pad, sink: &gst::Pad) -> bool {
             let _ = sink.send_event(e);
         }
     }
-    true
 }
 
 /// Fails the pipeline when `pad` (a stream that is not the video: audio, subtitles) ends

@@ -19,7 +19,7 @@ use crate::device::{self, Device, VideoPath};
 use crate::media;
 use crate::pipeline::{
     DetectOptions, check_complete, estimate_frames, fail_at_eos_without_video, file_element, init,
-    link_late, make, make_decoders_strict, play,
+    link_late, make, make_decoders_strict, pass_on_end, play,
 };
 use crate::timings::{Timings, process_cpu_time};
 use redact_elements::algo::detection::BBox;
@@ -984,7 +984,12 @@ fn video_pipeline(
             }
             let _ = queue.sync_state_with_parent();
             warn_if_untimed(pad, &input_name, &name, &reporter);
-            let linked = queue.link(&mux).is_ok() && link_late(pad, &queue.static_pad("sink").expect("queue has a sink pad"));
+            // The pad first: the queue then knows the caps that pick the muxer's audio pad.
+            let queue_sink = queue.static_pad("sink").expect("queue has a sink pad");
+            let linked = pad.link(&queue_sink).is_ok() && queue.link(&mux).is_ok();
+            if linked {
+                pass_on_end(pad, &queue_sink);
+            }
             if !linked {
                 gst::element_error!(
                     parse,
