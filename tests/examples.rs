@@ -26,19 +26,7 @@ fn run_example(script: &str, args: &[&Path], env: &[(&str, &Path)]) {
 }
 
 fn detections(path: &Path) -> redact::detections::DetectionsFile {
-    let json = path.with_extension("json");
-    let run = common::redact(&[
-        "detect",
-        path.to_str().unwrap(),
-        "-o",
-        json.to_str().unwrap(),
-        "--no-plates",
-        "--no-track",
-        // The plain detector: CenterFace at 0.2 also takes blurred heads for faces.
-        "--no-verify",
-    ]);
-    assert!(run.status.success(), "{}", stderr(&run));
-    serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap()
+    common::plain_faces(path)
 }
 
 #[test]

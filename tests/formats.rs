@@ -524,24 +524,9 @@ fn rotated_phone_video_is_redacted_upright() {
         ],
         &phone,
     );
-    let faces = |path: &Path| -> (u32, u32, usize) {
-        let json = path.with_extension("json");
-        let run = redact_within(
-            120,
-            &[
-                "detect",
-                path.to_str().unwrap(),
-                "-o",
-                json.to_str().unwrap(),
-                "--no-plates",
-                "--no-track",
-                "--no-verify",
-            ],
-        );
-        assert!(run.status.success(), "{}", stderr(&run));
-        let d: redact::detections::DetectionsFile =
-            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-        let n = d.frames.iter().map(|f| f.detections.len()).sum();
+    let faces = |path: &Path| {
+        let d = common::plain_faces(path);
+        let n: usize = d.frames.iter().map(|f| f.detections.len()).sum();
         (d.width, d.height, n)
     };
     let (uw, uh, up) = faces(&upright);
@@ -620,30 +605,6 @@ fn redact_peak_kb(args: &[&str]) -> (Output, u64) {
     (out, kb)
 }
 
-/// Face boxes the plain detector finds (no tracking, no second model).
-fn plain_faces(path: &Path) -> Vec<[f64; 4]> {
-    let json = path.with_extension("json");
-    let run = redact_within(
-        300,
-        &[
-            "detect",
-            path.to_str().unwrap(),
-            "-o",
-            json.to_str().unwrap(),
-            "--no-plates",
-            "--no-track",
-            "--no-verify",
-        ],
-    );
-    assert!(run.status.success(), "{}", stderr(&run));
-    let d: redact::detections::DetectionsFile =
-        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    d.frames
-        .iter()
-        .flat_map(|f| f.detections.iter().map(|x| x.bbox))
-        .collect()
-}
-
 /// A 12000x9000 photo and a 4K video: masked (no face found on the input is found again on
 /// the output, checked at a size the plain detector handles) within a bounded peak memory
 /// (measured 3.1 GB for the photo, whose models see it at 3840 px: at its own size it took
@@ -680,8 +641,15 @@ fn large_frames_are_masked_with_bounded_memory() {
         &["-i", out.to_str().unwrap(), "-vf", "scale=1500:1125"],
         &small_out,
     );
-    let before = plain_faces(&small_in);
-    let after = plain_faces(&small_out);
+    let boxes = |p: &Path| -> Vec<[f64; 4]> {
+        let d = common::plain_faces(p);
+        d.frames
+            .iter()
+            .flat_map(|f| f.detections.iter().map(|x| x.bbox))
+            .collect()
+    };
+    let before = boxes(&small_in);
+    let after = boxes(&small_out);
     assert!(before.len() >= 5, "{before:?}");
     for b in &before {
         assert!(

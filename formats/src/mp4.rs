@@ -36,6 +36,33 @@ pub fn track_handlers(moov: &[u8]) -> Vec<[u8; 4]> {
     handlers
 }
 
+/// The track handlers of an MP4/MOV file read through `file` (`len` bytes): its top-level
+/// boxes are skipped by their sizes to `moov` (at most 64 MiB, read whole), whose tracks
+/// are listed by [`track_handlers`]; empty when there is none or the file is damaged.
+pub fn file_track_handlers(file: &mut impl crate::truncation::ReadAt, len: u64) -> Vec<[u8; 4]> {
+    const MAX_MOOV: u64 = 64 << 20;
+    let mut pos = 0u64;
+    while pos < len {
+        let mut head = [0u8; 16];
+        let n = file.read_at(pos, &mut head[..(len - pos).min(16) as usize]);
+        let Some((kind, header, size)) = box_header(&head[..n], len - pos) else {
+            break;
+        };
+        if &kind == b"moov" {
+            if size - header > MAX_MOOV {
+                break;
+            }
+            let mut body = vec![0u8; (size - header) as usize];
+            if file.read_at(pos + header, &mut body) < body.len() {
+                break;
+            }
+            return track_handlers(&body);
+        }
+        pos += size;
+    }
+    Vec::new()
+}
+
 /// A top-level box header at the start of `head` (at least 16 bytes read, or what the file
 /// had): `(kind, header length, size)`; size 0 means "to the end of the file" (`rest`).
 pub fn box_header(head: &[u8], rest: u64) -> Option<([u8; 4], u64, u64)> {

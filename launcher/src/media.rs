@@ -170,51 +170,46 @@ pub fn temporary_name(path: &Path) -> PathBuf {
 /// GStreamer's demuxer does not expose every kind of track: this lets the run say which
 /// tracks it could not copy.
 pub fn mp4_track_handlers(path: &Path) -> Vec<[u8; 4]> {
-    use redact_formats::mp4;
-    use std::io::{Read, Seek, SeekFrom};
-    const MAX_MOOV: u64 = 64 << 20;
-    let Ok(mut file) = std::fs::File::open(path) else {
+    let Some((mut file, len)) = FileAt::open(path) else {
         return Vec::new();
     };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    // Top level: find moov, skipping other boxes (mdat) by their size.
-    let mut pos = 0u64;
-    while pos < len {
-        let mut head = [0u8; 16];
-        let n = (len - pos).min(16) as usize;
-        if file.seek(SeekFrom::Start(pos)).is_err() || file.read_exact(&mut head[..n]).is_err() {
-            break;
-        }
-        let Some((kind, header, size)) = mp4::box_header(&head[..n], len - pos) else {
-            break;
-        };
-        if &kind == b"moov" {
-            if size - header > MAX_MOOV || file.seek(SeekFrom::Start(pos + header)).is_err() {
-                break;
-            }
-            let mut body = vec![0u8; (size - header) as usize];
-            if file.read_exact(&mut body).is_err() {
-                break;
-            }
-            return mp4::track_handlers(&body);
-        }
-        pos += size;
+    redact_formats::mp4::file_track_handlers(&mut file, len)
+}
+
+/// A file read at offsets, for the parsers of `redact_formats`.
+struct FileAt(std::fs::File);
+
+impl FileAt {
+    fn open(path: &Path) -> Option<(FileAt, u64)> {
+        let file = std::fs::File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        Some((FileAt(file), len))
     }
-    Vec::new()
+}
+
+impl redact_formats::truncation::ReadAt for FileAt {
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> usize {
+        // read_at may return less than asked before the end: read until full or 0.
+        let mut done = 0;
+        while done < buf.len() {
+            match std::os::unix::fs::FileExt::read_at(
+                &self.0,
+                &mut buf[done..],
+                offset + done as u64,
+            ) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => done += n,
+            }
+        }
+        done
+    }
 }
 
 /// `Some((declared, len))` when the file holds fewer bytes than its container declares
 /// (cut off); see `redact_formats::truncation`.
 pub fn truncated(path: &Path) -> Option<(u64, u64)> {
-    struct File(std::fs::File);
-    impl redact_formats::truncation::ReadAt for File {
-        fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> usize {
-            std::os::unix::fs::FileExt::read_at(&self.0, buf, offset).unwrap_or(0)
-        }
-    }
-    let file = std::fs::File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    redact_formats::truncation::declared_past_end(&mut File(file), len)
+    let (mut file, len) = FileAt::open(path)?;
+    redact_formats::truncation::declared_past_end(&mut file, len)
 }
 
 /// Removes temporary outputs for `path` left by runs that were killed (their process is
@@ -294,39 +289,6 @@ mod tests {
         assert!(is_supported(Path::new("clip.MkV")));
         assert!(!is_supported(Path::new("notes.txt")));
         assert!(!is_supported(Path::new("noext")));
-    }
-
-    #[test]
-    fn mp4_track_handlers_are_read_from_the_box_tree() {
-        fn boxed(name: &[u8; 4], body: &[u8]) -> Vec<u8> {
-            let mut b = ((body.len() + 8) as u32).to_be_bytes().to_vec();
-            b.extend_from_slice(name);
-            b.extend_from_slice(body);
-            b
-        }
-        let hdlr = |t: &[u8; 4]| boxed(b"hdlr", &[&[0u8; 8][..], t, &[0u8; 12]].concat());
-        let trak = |t: &[u8; 4]| boxed(b"trak", &boxed(b"mdia", &hdlr(t)));
-        let moov = boxed(
-            b"moov",
-            &[trak(b"vide"), trak(b"soun"), trak(b"tmcd")].concat(),
-        );
-        let file = [boxed(b"ftyp", b"qt  "), boxed(b"mdat", &[7u8; 100]), moov].concat();
-        let dir = std::env::temp_dir().join(format!("redact-mp4-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("a.mov");
-        std::fs::write(&path, &file).unwrap();
-        assert_eq!(
-            mp4_track_handlers(&path),
-            vec![*b"vide", *b"soun", *b"tmcd"]
-        );
-        // Truncated inside moov, or with a box size past the end: nothing, no panic.
-        std::fs::write(&path, &file[..file.len() - 10]).unwrap();
-        assert!(mp4_track_handlers(&path).is_empty());
-        let mut bad = file.clone();
-        bad[3] = 0xff;
-        std::fs::write(&path, &bad).unwrap();
-        assert!(mp4_track_handlers(&path).is_empty());
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -156,3 +156,26 @@ pub fn ffmpeg(args: &[&str], out: &Path) {
         .expect("ffmpeg is installed (./setup)");
     assert!(run.status.success(), "ffmpeg {args:?}: {}", stderr(&run));
 }
+
+/// What a re-detection pass sees on a file: the plain face detector on every frame (no
+/// tracking, no second model: CenterFace at 0.2 also takes blurred heads for faces), under
+/// a 300 s limit.
+pub fn plain_faces(path: &Path) -> redact::detections::DetectionsFile {
+    let json = path.with_extension("faces.json");
+    let run = redact_within(
+        300,
+        &[
+            "detect",
+            path.to_str().unwrap(),
+            "-o",
+            json.to_str().unwrap(),
+            "--no-plates",
+            "--no-track",
+            "--no-verify",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let d = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    std::fs::remove_file(json).unwrap();
+    d
+}
