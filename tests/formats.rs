@@ -11,7 +11,8 @@ use std::process::{Command, Output};
 
 use common::{ffmpeg, redact_within, stderr, temp_dir};
 
-/// One stream of a file as ffprobe sees it: kind, codec and its packets' times in seconds.
+/// One stream of a file as ffprobe sees it: kind, codec, its packets' times in seconds and
+/// (in stream order) their data's MD5 sums.
 #[derive(Debug)]
 struct Stream {
     kind: String,
@@ -19,6 +20,7 @@ struct Stream {
     width: u64,
     height: u64,
     times: Vec<f64>,
+    hashes: Vec<String>,
 }
 
 fn probe(path: &Path) -> Vec<Stream> {
@@ -27,7 +29,9 @@ fn probe(path: &Path) -> Vec<Stream> {
             "-v",
             "error",
             "-show_entries",
-            "stream=index,codec_type,codec_name,width,height:packet=stream_index,pts_time",
+            "stream=index,codec_type,codec_name,width,height:packet=stream_index,pts_time,data_hash",
+            "-show_data_hash",
+            "md5",
             "-of",
             "json",
         ])
@@ -51,6 +55,7 @@ fn probe(path: &Path) -> Vec<Stream> {
             width: s["width"].as_u64().unwrap_or(0),
             height: s["height"].as_u64().unwrap_or(0),
             times: Vec::new(),
+            hashes: Vec::new(),
         })
         .collect();
     for p in v["packets"].as_array().unwrap() {
@@ -60,6 +65,8 @@ fn probe(path: &Path) -> Vec<Stream> {
             .and_then(|t| t.parse().ok())
             .unwrap_or(f64::NAN);
         streams[i].times.push(t);
+        let hash = p["data_hash"].as_str().unwrap_or_default().to_string();
+        streams[i].hashes.push(hash);
     }
     for s in &mut streams {
         s.times.sort_by(f64::total_cmp);
@@ -191,15 +198,28 @@ const CASES: &[Case] = &[
         subtitles: false,
         warns: None,
     },
-    // A camera MOV with a timecode track: the timecode cannot be copied (said), the rest is.
+    // A camera MOV with a timecode track: copied with the audio, box for box.
     Case {
         name: "timecode",
         ext: "mov",
         args: &["-c:v", "libx264", "-c:a", "aac", "-timecode", "01:00:00:00"],
         subtitles: false,
-        warns: Some("timecode track cannot be copied"),
+        warns: None,
     },
-    // Two audio tracks and a subtitle track: both audio tracks kept, the subtitles dropped (said).
+    // ffmpeg's MP4: AAC with a priming packet at a negative time and an edit list; two
+    // audio tracks and a subtitle track, all copied.
+    Case {
+        name: "two-audio-subs",
+        ext: "mp4",
+        args: &[
+            "-map", "0:v", "-map", "0:a", "-map", "0:a", "-map", "1:s", "-c:v", "libx264", "-c:a",
+            "aac", "-c:s", "mov_text",
+        ],
+        subtitles: true,
+        warns: None,
+    },
+    // Two audio tracks and a subtitle track in MKV: both audio tracks kept, the subtitles
+    // dropped (said).
     Case {
         name: "two-audio-subs",
         ext: "mkv",
@@ -333,17 +353,12 @@ fn real_world_formats_are_redacted_with_every_frame_and_audio_packet() {
             "{}: a frame moved by {worst:.4} s",
             case.name
         );
-        // Audio: every packet at a time >= 0 (ffmpeg's AAC priming packet at a negative
-        // time is not delivered by GStreamer 1.22's MP4 demuxer: README).
+        // Audio: every packet at its time (ffmpeg's AAC priming packet at a negative time
+        // included).
         let audio = |s: &[Stream]| -> Vec<(String, usize)> {
             s.iter()
                 .filter(|s| s.kind == "audio")
-                .map(|s| {
-                    (
-                        s.codec.clone(),
-                        s.times.iter().filter(|t| **t >= -1e-6).count(),
-                    )
-                })
+                .map(|s| (s.codec.clone(), s.times.len()))
                 .collect()
         };
         assert_eq!(
@@ -352,6 +367,35 @@ fn real_world_formats_are_redacted_with_every_frame_and_audio_packet() {
             "{}: audio streams and packets",
             case.name
         );
+        let audio_of = |s: &'_ [Stream]| -> Vec<Vec<f64>> {
+            s.iter()
+                .filter(|s| s.kind == "audio")
+                .map(|s| s.times.clone())
+                .collect()
+        };
+        for (x, y) in audio_of(&a).iter().zip(&audio_of(&b)) {
+            let worst = x
+                .iter()
+                .zip(y)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                worst < 0.0015,
+                "{}: an audio packet moved by {worst:.4} s",
+                case.name
+            );
+        }
+        // MP4/MOV: every track beside the video (audio, timecode, subtitles) copied verbatim,
+        // packet for packet.
+        if matches!(case.ext, "mp4" | "mov") {
+            let others = |s: &[Stream]| -> Vec<(String, String, Vec<String>)> {
+                s.iter()
+                    .filter(|s| s.kind != "video")
+                    .map(|s| (s.kind.clone(), s.codec.clone(), s.hashes.clone()))
+                    .collect()
+            };
+            assert_eq!(others(&a), others(&b), "{}: copied tracks", case.name);
+        }
         eprintln!(
             "{}.{}: {} {}x{} {} frames, audio {:?} -> {} {}x{}, same frames and audio",
             case.name,

@@ -5,5 +5,6 @@
 pub mod boxes;
 pub mod detections;
 pub mod mp4;
+pub mod mp4copy;
 pub mod truncation;
 pub mod values;

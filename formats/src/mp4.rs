@@ -1,66 +1,115 @@
-//! MP4/MOV boxes: which tracks a file has (GStreamer's demuxer does not expose every kind,
-//! so the launcher reads them here to say what it cannot copy).
+//! MP4/MOV boxes: walking a box tree, finding the movie box, which tracks a file has
+//! (GStreamer's demuxer does not expose every kind; see also [`crate::mp4copy`]).
 
-/// The bodies of the child boxes named `name` in `data` (32-bit sizes; a bad size ends the
-/// walk).
-pub fn child_boxes<'a>(data: &'a [u8], name: &[u8; 4]) -> Vec<&'a [u8]> {
+/// A `moov` larger than this is not read (a real one holds a few MB per hour of media).
+const MAX_MOOV: u64 = 64 << 20;
+
+/// One box inside a container's body.
+pub struct Child<'a> {
+    pub kind: [u8; 4],
+    /// Header and body.
+    pub whole: &'a [u8],
+    pub body: &'a [u8],
+}
+
+/// The boxes of a container's body, as far as their sizes hold, and whether they fill it
+/// (a few zero bytes at the end, as QuickTime writes after some lists, count as filled).
+pub fn walk(data: &[u8]) -> (Vec<Child<'_>>, bool) {
     let mut out = Vec::new();
     let mut pos = 0usize;
-    while pos + 8 <= data.len() {
-        let size = u32::from_be_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
-        if size < 8 || size > data.len() - pos {
-            break;
-        }
-        if &data[pos + 4..pos + 8] == name {
-            out.push(&data[pos + 8..pos + size]);
-        }
+    while data.len() - pos >= 8 {
+        let rest = &data[pos..];
+        let Some((kind, header, size)) = box_header(rest, rest.len() as u64) else {
+            return (out, false);
+        };
+        let (header, size) = (header as usize, size as usize);
+        out.push(Child {
+            kind,
+            whole: &rest[..size],
+            body: &rest[header..size],
+        });
         pos += size;
     }
-    out
+    let filled = data[pos..].iter().all(|b| *b == 0);
+    (out, filled)
+}
+
+/// The boxes of a container's body, which must fill it ([`walk`]).
+pub fn children(data: &[u8]) -> Option<Vec<Child<'_>>> {
+    let (children, filled) = walk(data);
+    filled.then_some(children)
+}
+
+/// The body of the first child named `kind` (of a body that its boxes fill).
+pub fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    children(data)?
+        .into_iter()
+        .find(|c| &c.kind == kind)
+        .map(|c| c.body)
+}
+
+/// A track's handler type (`trak/mdia/hdlr`, given the `trak` body).
+pub fn handler(trak: &[u8]) -> Option<[u8; 4]> {
+    let hdlr = child(child(trak, b"mdia")?, b"hdlr")?;
+    // version/flags (4), pre_defined (4), handler_type (4)
+    hdlr.get(8..12)?.try_into().ok()
 }
 
 /// The handler types (`vide`, `soun`, `tmcd`, `text`, …) of the tracks in a `moov` box's
-/// body (`trak/mdia/hdlr`).
+/// body, as far as its boxes can be read.
 pub fn track_handlers(moov: &[u8]) -> Vec<[u8; 4]> {
-    let mut handlers = Vec::new();
-    for trak in child_boxes(moov, b"trak") {
-        for mdia in child_boxes(trak, b"mdia") {
-            for hdlr in child_boxes(mdia, b"hdlr") {
-                // version/flags (4), pre_defined (4), handler_type (4)
-                if let Some(t) = hdlr.get(8..12) {
-                    handlers.push(t.try_into().unwrap());
-                }
-            }
-        }
-    }
-    handlers
+    walk(moov)
+        .0
+        .iter()
+        .filter(|c| &c.kind == b"trak")
+        .filter_map(|c| handler(c.body))
+        .collect()
 }
 
-/// The track handlers of an MP4/MOV file read through `file` (`len` bytes): its top-level
-/// boxes are skipped by their sizes to `moov` (at most 64 MiB, read whole), whose tracks
-/// are listed by [`track_handlers`]; empty when there is none or the file is damaged.
-pub fn file_track_handlers(file: &mut impl crate::truncation::ReadAt, len: u64) -> Vec<[u8; 4]> {
-    const MAX_MOOV: u64 = 64 << 20;
+/// The top-level `moov` box of an MP4/MOV file read through `file` (`len` bytes):
+/// (offset, size, body). The top-level boxes are skipped by their sizes; an error says
+/// why there is no single readable one (not an MP4, damaged, fragmented, over 64 MiB).
+pub fn find_moov(
+    file: &mut impl crate::truncation::ReadAt,
+    len: u64,
+) -> Result<(u64, u64, Vec<u8>), String> {
     let mut pos = 0u64;
-    while pos < len {
+    let mut moov = None;
+    // A file has a few top-level boxes; a bound keeps a crafted one cheap.
+    for _ in 0..100_000 {
+        if len - pos < 8 {
+            break;
+        }
         let mut head = [0u8; 16];
         let n = file.read_at(pos, &mut head[..(len - pos).min(16) as usize]);
         let Some((kind, header, size)) = box_header(&head[..n], len - pos) else {
-            break;
+            return Err("its boxes do not add up (not an MP4, or damaged)".into());
         };
-        if &kind == b"moov" {
-            if size - header > MAX_MOOV {
-                break;
-            }
-            let mut body = vec![0u8; (size - header) as usize];
-            if file.read_at(pos + header, &mut body) < body.len() {
-                break;
-            }
-            return track_handlers(&body);
+        match &kind {
+            b"moov" if moov.is_some() => return Err("it has two movie boxes".into()),
+            b"moov" => moov = Some((pos, header, size)),
+            b"moof" => return Err("it is a fragmented MP4".into()),
+            _ => {}
         }
         pos += size;
     }
-    Vec::new()
+    let (at, header, size) = moov.ok_or("it has no movie box")?;
+    if size - header > MAX_MOOV {
+        return Err("its movie box is larger than 64 MiB".into());
+    }
+    let mut body = vec![0u8; (size - header) as usize];
+    if file.read_at(at + header, &mut body) < body.len() {
+        return Err("its movie box could not be read".into());
+    }
+    Ok((at, size, body))
+}
+
+/// The track handlers of an MP4/MOV file read through `file` (`len` bytes), by
+/// [`find_moov`] and [`track_handlers`]; empty when there is none or the file is damaged.
+pub fn file_track_handlers(file: &mut impl crate::truncation::ReadAt, len: u64) -> Vec<[u8; 4]> {
+    find_moov(file, len)
+        .map(|(_, _, moov)| track_handlers(&moov))
+        .unwrap_or_default()
 }
 
 /// A top-level box header at the start of `head` (at least 16 bytes read, or what the file

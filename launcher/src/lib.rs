@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod run;
 pub mod timings;
+pub mod tracks;
 
 /// The detections JSON (in `redact-formats`, where it is fuzzed).
 pub use redact_formats::detections;

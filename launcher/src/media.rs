@@ -165,25 +165,20 @@ pub fn temporary_name(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.part-{}{ext}", std::process::id()))
 }
 
-/// The handler types (`vide`, `soun`, `tmcd`, `text`, …) of the tracks of an MP4/MOV file,
-/// read from its box tree (`moov/trak/mdia/hdlr`); empty when it is not one or is damaged.
-/// GStreamer's demuxer does not expose every kind of track: this lets the run say which
-/// tracks it could not copy.
-pub fn mp4_track_handlers(path: &Path) -> Vec<[u8; 4]> {
-    let Some((mut file, len)) = FileAt::open(path) else {
-        return Vec::new();
-    };
-    redact_formats::mp4::file_track_handlers(&mut file, len)
-}
-
 /// A file read at offsets, for the parsers of `redact_formats`.
-struct FileAt(std::fs::File);
+pub(crate) struct FileAt(std::fs::File);
 
 impl FileAt {
-    fn open(path: &Path) -> Option<(FileAt, u64)> {
+    pub(crate) fn open(path: &Path) -> Option<(FileAt, u64)> {
         let file = std::fs::File::open(path).ok()?;
         let len = file.metadata().ok()?.len();
         Some((FileAt(file), len))
+    }
+}
+
+impl From<std::fs::File> for FileAt {
+    fn from(file: std::fs::File) -> Self {
+        FileAt(file)
     }
 }
 

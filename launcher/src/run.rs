@@ -22,6 +22,7 @@ use crate::pipeline::{
     link_late, make, make_decoders_strict, pass_on_end, play,
 };
 use crate::timings::{Timings, process_cpu_time};
+use crate::tracks;
 use redact_elements::algo::detection::BBox;
 use redact_elements::roi;
 
@@ -670,14 +671,20 @@ fn redact_file(
     let result = if let Err(e) = media::check_image_size(input) {
         Err(e)
     } else if media::is_image(input) {
-        image_pipeline(input, &tmp, options, &feed, reporter)
+        image_pipeline(input, &tmp, options, &feed, reporter).map(|p| (p, None))
     } else {
-        video_pipeline(input, &tmp, options, &feed, reporter)
+        // Audio, timecode and subtitles of an MP4/MOV are copied after the video is written.
+        let tracks = tracks::mp4_tracks(input, options.no_audio, &|w| reporter.warn(w));
+        video_pipeline(input, &tmp, options, tracks.is_some(), &feed, reporter).map(|p| (p, tracks))
     }
-    .and_then(|pipeline| {
+    .and_then(|(pipeline, tracks)| {
         let cpu = process_cpu_time();
         play(&pipeline, input, &|w| reporter.warn(w))?;
-        Ok(Timings::collect(&pipeline, process_cpu_time() - cpu))
+        let timings = Timings::collect(&pipeline, process_cpu_time() - cpu);
+        if let Some(tracks) = &tracks {
+            tracks::append(input, &tmp, tracks)?;
+        }
+        Ok(timings)
     })
     .and_then(|timings| {
         let frames = feed.frame.load(Ordering::Relaxed);
@@ -802,32 +809,19 @@ fn unbounded_queue() -> gst::Element {
         .expect("queue is a core element")
 }
 
+/// `copied`: the streams beside the video are copied from the file afterwards
+/// (`tracks`): GStreamer's are dropped without a word.
 fn video_pipeline(
     input: &Path,
     tmp: &Path,
     options: &RunOptions,
+    copied: bool,
     feed: &Arc<RegionFeed>,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<gst::Pipeline, String> {
     let (path, _) = device::video_path(options.detect.device)?;
     let pipeline = gst::Pipeline::new();
     let ext = media::extension(input);
-    // Tracks GStreamer's MP4 demuxer does not expose are lost without a word: say so.
-    if matches!(ext.as_str(), "mp4" | "mov") {
-        let handlers = media::mp4_track_handlers(input);
-        for (handler, what) in [
-            (b"tmcd", "timecode"),
-            (b"text", "text"),
-            (b"sbtl", "subtitle"),
-        ] {
-            if handlers.contains(handler) {
-                reporter.warn(&format!(
-                    "{}: its {what} track cannot be copied: the output has none",
-                    input.display()
-                ));
-            }
-        }
-    }
     let src = file_element("filesrc", input)?;
     let parse = make("parsebin")?;
     let decode = make("decodebin")?;
@@ -974,7 +968,9 @@ fn video_pipeline(
             return;
         }
         fail_at_eos_without_video(pad, &decode_sink);
-        if name.starts_with("audio/") && !no_audio {
+        if copied && !is_video {
+            drop_stream("");
+        } else if name.starts_with("audio/") && !no_audio {
             // The demuxer feeds audio and video from one thread, and the video branch holds
             // frames back (decoder, encoder lookahead): a bounded audio queue would fill and
             // stall the demuxer before the muxer ever gets video. Audio is small: no limit.
