@@ -32,6 +32,8 @@ pub struct DetectOptions {
     pub lookahead: u32,
     /// Frames a track outlives its last detection; 0 = half a second.
     pub max_age: u32,
+    /// Missed faces move with the camera (`redacttrack follow-camera`).
+    pub follow_camera: bool,
     /// Where video is decoded, detected, tracked and masked (`--device`).
     pub device: Device,
     /// The verification pass: a second, independent face model (`--no-verify` turns it
@@ -89,6 +91,7 @@ impl Default for DetectOptions {
             track: true,
             lookahead: DEFAULT_LOOKAHEAD,
             max_age: 0,
+            follow_camera: false,
             device: Device::Auto,
             verify: Some(VerifyOptions::default()),
             allow_partial: false,
@@ -114,6 +117,7 @@ impl DetectOptions {
         gst::ElementFactory::make("redacttrack")
             .property("lookahead", self.lookahead)
             .property("max-age", self.max_age)
+            .property("follow-camera", self.follow_camera)
             .property_from_str("device", self.element_device(path).nick())
             .build()
             .map(Some)

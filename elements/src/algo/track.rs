@@ -69,6 +69,10 @@ pub struct TrackerConfig {
     /// Frame width and height (0 = unknown): predicted and backfilled boxes less than half
     /// inside the picture are dropped, and such a track ends.
     pub frame_size: (u32, u32),
+    /// Missed faces move with the camera while it moves ([`CameraMotion`]) instead of on
+    /// their own velocity: far fewer boxes left behind on empty background in pans and
+    /// zooms, a few more leaked frames (off by default: README "Leaks").
+    pub follow_camera: bool,
 }
 
 impl Default for TrackerConfig {
@@ -81,6 +85,7 @@ impl Default for TrackerConfig {
             lookahead: 0,
             growth_per_frame: 0.03,
             frame_size: (0, 0),
+            follow_camera: false,
         }
     }
 }
@@ -93,6 +98,14 @@ struct Kalman1 {
     v: f32,
     cov: [[f32; 2]; 2],
 }
+
+/// How far back along its motion a track is backfilled: at most this many heights of its
+/// first box. The motion is measured from two or three detections, and the farther it is
+/// extrapolated the more it is wrong (a zoom or pan that starts just before the face is
+/// found carries the boxes off the picture's content). Measured (2026-11-27, by dropping
+/// backfilled boxes from the dev video's detections): reach 1 / 2 / 3 / unlimited: 533 /
+/// 529 / 529 / 529 leaked face-frames, 342 / 432 / 477 / 574 boxes on the backdrop.
+const BACKFILL_REACH: f32 = 2.0;
 
 /// Velocity kept per frame without a detection.
 const VELOCITY_DAMPING: f32 = 0.9;
@@ -157,6 +170,8 @@ struct Track {
     /// Detections matched so far.
     hits: u32,
     misses: u32,
+    /// The camera's zoom since the last detection (predicted boxes are scaled by it).
+    zoom: f32,
 }
 
 impl Track {
@@ -176,6 +191,7 @@ impl Track {
             backfill_from: None,
             hits: 1,
             misses: 0,
+            zoom: 1.0,
         }
     }
 
@@ -201,9 +217,22 @@ impl Track {
     /// last detection.
     fn predicted_box(&self, growth: f32) -> BBox {
         let (cx, cy) = (self.filters[0].p, self.filters[1].p);
-        let g = (1.0 + growth * self.misses as f32).min(1.5);
+        let g = (1.0 + growth * self.misses as f32).min(1.5) * self.zoom;
         let (w, h) = (self.last_box.w * g, self.last_box.h * g);
         BBox::new(cx - w / 2.0, cy - h / 2.0, w, h)
+    }
+
+    /// After a miss while the camera moves: the box moves with the picture (`motion`, from
+    /// `centre`, where the track was on the frame before), and keeps that velocity.
+    fn follow(&mut self, motion: &CameraMotion, centre: (f32, f32)) {
+        let (x, y) = motion.apply(centre);
+        self.filters[0].p = x;
+        self.filters[1].p = y;
+        self.filters[0].v = x - centre.0;
+        self.filters[1].v = y - centre.1;
+        self.filters[2].p *= motion.scale;
+        self.filters[3].p *= motion.scale;
+        self.zoom *= motion.scale;
     }
 
     /// After a miss: the velocity is trusted less with each frame without a detection, so a
@@ -230,6 +259,98 @@ impl Track {
         self.last_box = b;
         self.misses = 0;
         self.hits += 1;
+        self.zoom = 1.0;
+    }
+}
+
+/// The camera's motion from one frame to the next, as the tracks found on both show it:
+/// a point at `p` moves to `scale · p + shift` (a pan and a zoom).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CameraMotion {
+    scale: f32,
+    shift: (f32, f32),
+}
+
+/// Tracks found on both frames needed to measure the camera's motion.
+const CAMERA_PAIRS_MIN: usize = 3;
+
+/// The camera moves when it carries the tracks by more than this share of their height a
+/// frame (or zooms by as much): less, and each track keeps its own motion.
+const CAMERA_MOTION_MIN: f32 = 0.1;
+
+impl CameraMotion {
+    fn apply(&self, (x, y): (f32, f32)) -> (f32, f32) {
+        (self.scale * x + self.shift.0, self.scale * y + self.shift.1)
+    }
+
+    /// From (box on the frame before, box now) of the tracks found on both: the median
+    /// zoom (from the distances between them) and shift, when at least two thirds of the
+    /// tracks agree with them (within 0.3 box heights) and they move the boxes by more
+    /// than `CAMERA_MOTION_MIN`.
+    fn measure(pairs: &[(BBox, BBox)]) -> Option<CameraMotion> {
+        if pairs.len() < CAMERA_PAIRS_MIN {
+            return None;
+        }
+        let median = |mut v: Vec<f32>| -> f32 {
+            v.sort_by(f32::total_cmp);
+            v[v.len() / 2]
+        };
+        let centre = |b: &BBox| (b.x + b.w / 2.0, b.y + b.h / 2.0);
+        // The zoom from how the distances between tracks change (a box's own height
+        // jitters by several per cent from frame to frame; the distance between two faces
+        // hundreds of pixels apart hardly does): the median ratio over the pairs of tracks
+        // at least a box height apart; none such: no zoom.
+        let mut ratios = Vec::new();
+        for (i, (a1, b1)) in pairs.iter().enumerate() {
+            for (a2, b2) in &pairs[i + 1..] {
+                let (p, q) = (centre(a1), centre(a2));
+                let before = (p.0 - q.0).hypot(p.1 - q.1);
+                if before >= a1.h.max(a2.h) {
+                    let (p, q) = (centre(b1), centre(b2));
+                    ratios.push((p.0 - q.0).hypot(p.1 - q.1) / before);
+                }
+            }
+        }
+        let scale = if ratios.is_empty() {
+            1.0
+        } else {
+            median(ratios)
+        };
+        let shift = (
+            median(
+                pairs
+                    .iter()
+                    .map(|(a, b)| centre(b).0 - scale * centre(a).0)
+                    .collect(),
+            ),
+            median(
+                pairs
+                    .iter()
+                    .map(|(a, b)| centre(b).1 - scale * centre(a).1)
+                    .collect(),
+            ),
+        );
+        let motion = CameraMotion { scale, shift };
+        let agree = pairs
+            .iter()
+            .filter(|(a, b)| {
+                let (x, y) = motion.apply(centre(a));
+                let (bx, by) = centre(b);
+                (x - bx).hypot(y - by) <= 0.3 * b.h
+            })
+            .count();
+        let moved = median(
+            pairs
+                .iter()
+                .map(|(a, _)| {
+                    let (x, y) = motion.apply(centre(a));
+                    (x - centre(a).0).hypot(y - centre(a).1) / a.h.max(1.0)
+                })
+                .collect(),
+        );
+        (3 * agree >= 2 * pairs.len()
+            && (moved > CAMERA_MOTION_MIN || (scale - 1.0).abs() > CAMERA_MOTION_MIN / 2.0))
+            .then_some(motion)
     }
 }
 
@@ -277,6 +398,9 @@ pub struct Tracker {
     next_index: u64,
     /// First frame after the last scene cut: nothing is carried or backfilled before it.
     scene_start: u64,
+    /// The first frame of a cross-fade under way: the tracks begun before it end when the
+    /// fade is over.
+    fading_from: Option<u64>,
 }
 
 impl Tracker {
@@ -288,6 +412,7 @@ impl Tracker {
             held: VecDeque::new(),
             next_index: 0,
             scene_start: 0,
+            fading_from: None,
         }
     }
 
@@ -300,15 +425,32 @@ impl Tracker {
         self.tracks.len()
     }
 
-    /// Adds the next frame and its detections (`cut`: this frame starts a new scene).
-    /// Returns the frames that are final now, oldest first.
-    pub fn push(&mut self, detections: &[Detection], cut: bool) -> Vec<FrameBoxes> {
+    /// Adds the next frame and its detections, and what it is to the frames before it
+    /// (a cut: nothing carried over; a cross-fade: see [`Self::dissolve`]). Returns the
+    /// frames that are final now, oldest first.
+    pub fn push(&mut self, detections: &[Detection], change: SceneChange) -> Vec<FrameBoxes> {
         let frame = self.next_index;
         self.next_index += 1;
-        if cut {
-            self.tracks.clear();
-            self.scene_start = frame;
+        match change {
+            SceneChange::Cut => {
+                self.tracks.clear();
+                self.scene_start = frame;
+                self.fading_from = None;
+            }
+            SceneChange::Dissolve { back } => self.dissolve(frame.saturating_sub(back.into())),
+            SceneChange::None => {
+                // A cross-fade just ended: the tracks of the scene it left end with it.
+                if let Some(start) = self.fading_from.take() {
+                    self.tracks.retain(|t| t.first_frame >= start);
+                }
+            }
         }
+        // Where each track was (its filter) before this frame, for the camera's motion.
+        let before: Vec<(f32, f32)> = self
+            .tracks
+            .iter()
+            .map(|t| (t.filters[0].p, t.filters[1].p))
+            .collect();
         for t in &mut self.tracks {
             t.predict();
         }
@@ -348,6 +490,17 @@ impl Tracker {
             matched_det[di] = true;
         }
 
+        // The camera's motion, from the tracks found on the frame before and on this one:
+        // the tracks missed on this frame move with the picture.
+        let pairs: Vec<(BBox, BBox)> = self
+            .tracks
+            .iter()
+            .zip(&matched_track)
+            .filter(|(t, m)| m.is_some() && t.last_frame + 1 == frame)
+            .map(|(t, m)| (t.last_box, detections[m.unwrap()].bbox))
+            .collect();
+        let camera = CameraMotion::measure(&pairs).filter(|_| cfg.follow_camera);
+
         let mut boxes = Vec::new();
         let mut interpolations: Vec<(u32, u64, BBox, BBox)> = Vec::new();
         // Tracks seen a second time, to backfill now that their motion is known, and tracks
@@ -381,6 +534,9 @@ impl Tracker {
                 None => {
                     track.misses += 1;
                     track.damp();
+                    if let Some(motion) = &camera {
+                        track.follow(motion, before[ti]);
+                    }
                     let bbox = track.predicted_box(cfg.growth_per_frame);
                     // Left the picture, or found once only (no motion known: a box
                     // kept in place drifts off the face as soon as the camera moves):
@@ -462,7 +618,9 @@ impl Tracker {
                     .retain(|bx| bx.track_id != Some(id) || bx.origin != Origin::Backfilled);
                 let back = (first - held.index) as f32;
                 let bbox = BBox::new(a.x - vx * back, a.y - vy * back, a.w, a.h);
-                if !mostly_inside(&bbox, cfg.frame_size) {
+                if !mostly_inside(&bbox, cfg.frame_size)
+                    || (vx * back).hypot(vy * back) > BACKFILL_REACH * a.h
+                {
                     continue;
                 }
                 track.backfill_from.get_or_insert(held.index);
@@ -487,6 +645,34 @@ impl Tracker {
             out.extend(self.held.pop_front());
         }
         out
+    }
+
+    /// A cross-fade from frame `start` on, seen on the current frame (a fade is seen only
+    /// once it has mixed in enough of the next scene). It is the cut between the scenes,
+    /// spread over frames: the tracks begun within it are not backfilled before it (boxes
+    /// already backfilled there, while held, are taken back), and the tracks begun before
+    /// it are not predicted past its end (they end at the first frame after it).
+    fn dissolve(&mut self, start: u64) {
+        if self.fading_from.is_some() {
+            return;
+        }
+        let start = start.max(self.scene_start);
+        self.fading_from = Some(start);
+        self.scene_start = start;
+        let new: Vec<u32> = self
+            .tracks
+            .iter_mut()
+            .filter(|t| t.first_frame >= start)
+            .map(|t| {
+                t.backfill_from = t.backfill_from.filter(|&f| f >= start);
+                t.id
+            })
+            .collect();
+        for held in self.held.iter_mut().filter(|h| h.index < start) {
+            held.boxes.retain(|b| {
+                b.origin != Origin::Backfilled || b.track_id.is_none_or(|id| !new.contains(&id))
+            });
+        }
     }
 
     /// Releases every held frame (end of stream).
@@ -535,7 +721,19 @@ pub fn luma_sample(frame: &Frame) -> Vec<u8> {
     out
 }
 
-/// Scene cuts, from the luma sample of consecutive frames (`luma_sample`).
+/// What a frame is to the frames before it ([`CutDetector::next`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SceneChange {
+    /// The same scene.
+    None,
+    /// A hard cut: this frame starts a new scene.
+    Cut,
+    /// A cross-fade (dissolve) under way or just over: the frames from `back` frames before
+    /// this one on mix the previous scene into the next.
+    Dissolve { back: u32 },
+}
+
+/// Scene cuts and cross-fades, from the luma sample of consecutive frames (`luma_sample`).
 ///
 /// A cut changes the picture's layout: the mean luma of a 16×9 grid of blocks (9×16 for a
 /// portrait frame) stops correlating with the previous frame's. The correlation ignores
@@ -545,9 +743,18 @@ pub fn luma_sample(frame: &Frame) -> Vec<u8> {
 /// on a new framing counts as a cut: the tracks must be found again there. When either
 /// frame is nearly flat (black, a blank wall) the correlation means nothing, and the move
 /// of the luma histogram decides instead.
+///
+/// A cross-fade changes the layout as much, but a little each frame. Block means are linear
+/// in the pixels, so during a dissolve each frame's blocks are the straight-line mix of the
+/// frames at its ends: a span of frames whose ends do not correlate (a new scene) while
+/// every frame between lies on the line between them is a dissolve. Camera motion does not
+/// move blocks along a line.
 #[derive(Debug, Clone, Default)]
 pub struct CutDetector {
     previous: Option<CutSignature>,
+    /// The block means of the frames since the last cut, newest last (at most
+    /// `DISSOLVE_LONGEST + 1`), `None` for a flat frame.
+    history: VecDeque<Option<Vec<f32>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -573,6 +780,17 @@ pub const CUT_THRESHOLD: f32 = 0.5;
 
 /// Block-mean spread (grey levels) under which a frame counts as flat.
 const FLAT_SPREAD: f32 = 2.0;
+
+/// Spans of frames searched for a dissolve: 3 to 16 frames (0.1 to 0.5 s at 30 fps).
+const DISSOLVE_SHORTEST: usize = 3;
+const DISSOLVE_LONGEST: usize = 16;
+
+/// The largest distance of a frame inside a dissolve from the straight line between its
+/// ends, as a share of the distance between the ends. Chosen (2026-11-27) with a Python
+/// replica of this sample and grid on the leak benchmark's two videos (four 8-frame
+/// cross-fades: 0.011–0.08 at the frames that end them) against everything else on them
+/// and on the Hamilton clip (pans, zooms, whip-pans, dips: 0.16 or more).
+pub const DISSOLVE_RESIDUAL: f32 = 0.1;
 
 impl CutSignature {
     fn of(sample: &[u8], width: usize) -> Option<CutSignature> {
@@ -641,19 +859,83 @@ fn correlation(a: &[f32], b: &[f32]) -> f32 {
     ab / (aa * bb).sqrt().max(1e-6)
 }
 
+/// Euclidean distance of two equally long series.
+fn distance(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f32>()
+        .sqrt()
+}
+
 impl CutDetector {
     /// `sample`: the frame's luma sample, `width` values per row (`luma_sample`: the frame
     /// width / 4, rounded up). True when this frame starts a new scene.
     pub fn is_cut(&mut self, sample: &[u8], width: usize) -> bool {
+        self.next(sample, width) == SceneChange::Cut
+    }
+
+    /// What this frame (its luma sample, as for [`Self::is_cut`]) is to the ones before it.
+    pub fn next(&mut self, sample: &[u8], width: usize) -> SceneChange {
         let Some(signature) = CutSignature::of(sample, width) else {
-            return false;
+            return SceneChange::None;
         };
         let cut = self
             .previous
             .as_ref()
             .is_some_and(|p| signature.is_cut_from(p));
+        if cut {
+            self.history.clear();
+        }
+        let blocks = (signature.spread >= FLAT_SPREAD).then(|| signature.blocks.clone());
+        self.history.push_back(blocks);
+        while self.history.len() > DISSOLVE_LONGEST + 1 {
+            self.history.pop_front();
+        }
         self.previous = Some(signature);
-        cut
+        if cut {
+            return SceneChange::Cut;
+        }
+        match self.dissolve() {
+            Some(back) => SceneChange::Dissolve { back },
+            None => SceneChange::None,
+        }
+    }
+
+    /// The span ending at the newest frame that is most nearly a dissolve, if one is: how
+    /// many frames back it starts.
+    fn dissolve(&self) -> Option<u32> {
+        let n = self.history.len();
+        let last = self.history.back()?.as_ref()?;
+        let mut best: Option<(f32, usize)> = None;
+        for span in DISSOLVE_SHORTEST..=DISSOLVE_LONGEST.min(n.saturating_sub(1)) {
+            let Some(first) = &self.history[n - 1 - span] else {
+                continue;
+            };
+            if first.len() != last.len() || correlation(first, last) >= CUT_CORRELATION {
+                continue;
+            }
+            let ends = distance(first, last).max(1e-3);
+            let mut worst = 0f32;
+            for k in 1..span {
+                let Some(frame) = &self.history[n - 1 - span + k] else {
+                    worst = f32::INFINITY;
+                    break;
+                };
+                let t = k as f32 / span as f32;
+                let off = frame
+                    .iter()
+                    .zip(first.iter().zip(last))
+                    .map(|(v, (a, b))| (v - (a + (b - a) * t)).powi(2))
+                    .sum::<f32>()
+                    .sqrt();
+                worst = worst.max(off / ends);
+            }
+            if worst < DISSOLVE_RESIDUAL && best.is_none_or(|(r, _)| worst < r) {
+                best = Some((worst, span));
+            }
+        }
+        best.map(|(_, span)| span as u32)
     }
 }
 
@@ -681,7 +963,12 @@ mod tests {
     fn run(tracker: &mut Tracker, frames: Vec<(Vec<Detection>, bool)>) -> Vec<FrameBoxes> {
         let mut out = Vec::new();
         for (dets, cut) in frames {
-            out.extend(tracker.push(&dets, cut));
+            let change = if cut {
+                SceneChange::Cut
+            } else {
+                SceneChange::None
+            };
+            out.extend(tracker.push(&dets, change));
         }
         out.extend(tracker.flush());
         out
@@ -804,6 +1091,233 @@ mod tests {
     }
 
     #[test]
+    fn cross_fades_are_seen_and_pans_and_dips_are_not() {
+        // Two shots with different layouts, each with texture, 160×90 samples.
+        let (w, h) = (160usize, 90usize);
+        let shot = |seed: u32, shift: f32, gain: f32| -> Vec<f32> {
+            (0..w * h)
+                .map(|i| {
+                    let (x, y) = ((i % w) as f32 + shift, (i / w) as f32);
+                    let k = seed as f32;
+                    let v = 120.0
+                        + 60.0 * ((x * (0.05 + 0.02 * k)) + (y * (0.08 - 0.03 * k))).sin()
+                        + 40.0 * ((x * 0.013 * (k + 1.0)) - y * 0.021).cos();
+                    v * gain
+                })
+                .collect()
+        };
+        let bytes =
+            |v: &[f32]| -> Vec<u8> { v.iter().map(|x| x.clamp(0.0, 255.0) as u8).collect() };
+        let mix = |a: &[f32], b: &[f32], t: f32| -> Vec<u8> {
+            bytes(
+                &a.iter()
+                    .zip(b)
+                    .map(|(x, y)| x * (1.0 - t) + y * t)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let mut c = CutDetector::default();
+        let mut changes = Vec::new();
+        // Frames 0..20: shot 0 panning 2 sample px (8 px) a frame, then a dip to 30 % and
+        // back; frames 26..34: an 8-frame cross-fade into shot 1; then shot 1.
+        for f in 0..20 {
+            changes.push(c.next(&bytes(&shot(0, f as f32 * 2.0, 1.0)), w));
+        }
+        for (f, gain) in [0.7, 0.4, 0.3, 0.4, 0.7, 1.0].into_iter().enumerate() {
+            changes.push(c.next(&bytes(&shot(0, 40.0 + f as f32 * 2.0, gain)), w));
+        }
+        let (a, b) = (shot(0, 52.0, 1.0), shot(1, 0.0, 1.0));
+        for f in 0..8 {
+            changes.push(c.next(&mix(&a, &b, (f as f32 + 0.5) / 8.0), w));
+        }
+        for _ in 0..6 {
+            changes.push(c.next(&bytes(&b), w));
+        }
+        assert!(
+            changes[..26].iter().all(|c| *c == SceneChange::None),
+            "a pan and a dip are no scene change: {changes:?}"
+        );
+        let seen: Vec<(usize, u32)> = changes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match c {
+                SceneChange::Dissolve { back } => Some((i, *back)),
+                _ => None,
+            })
+            .collect();
+        assert!(!seen.is_empty(), "the cross-fade is seen: {changes:?}");
+        for &(i, back) in &seen {
+            let start = i - back as usize;
+            assert!(
+                (24..=27).contains(&start),
+                "fade starts at {start} (seen at {i})"
+            );
+            assert!((28..=36).contains(&i), "seen at {i}");
+        }
+        assert!(changes[37..].iter().all(|c| *c == SceneChange::None));
+        // The same two shots cut together are a cut, not a dissolve.
+        let mut c = CutDetector::default();
+        assert_eq!(c.next(&bytes(&a), w), SceneChange::None);
+        assert_eq!(c.next(&bytes(&b), w), SceneChange::Cut);
+    }
+
+    #[test]
+    fn a_cross_fade_ends_the_old_tracks_and_bounds_the_new_ones_backfill() {
+        // Track 1 (x = 10) found until frame 8; track 2 (x = 200) from frame 8 on, so
+        // backfilled on frame 9 back to frame 1 (lookahead 8). A fade from frame 6 is seen
+        // on frames 10 and 11 (`dissolve`: None for a plain run).
+        let run = |dissolve: bool| -> Vec<FrameBoxes> {
+            let mut tracker = Tracker::new(config(8));
+            let mut out = Vec::new();
+            for f in 0..16u64 {
+                let mut dets = Vec::new();
+                if f < 9 {
+                    dets.push(det(10.0, 10.0, 0.9));
+                }
+                if f >= 8 {
+                    dets.push(det(200.0, 10.0, 0.9));
+                }
+                let change = match f {
+                    10 | 11 if dissolve => SceneChange::Dissolve {
+                        back: (f - 6) as u32,
+                    },
+                    _ => SceneChange::None,
+                };
+                out.extend(tracker.push(&dets, change));
+            }
+            out.extend(tracker.flush());
+            out
+        };
+        let ids = |out: &[FrameBoxes], f: usize| -> Vec<(Option<u32>, Origin)> {
+            out[f]
+                .boxes
+                .iter()
+                .map(|b| (b.track_id, b.origin))
+                .collect()
+        };
+        let plain = run(false);
+        assert!(ids(&plain, 1).contains(&(Some(2), Origin::Backfilled)));
+        assert!(ids(&plain, 12).contains(&(Some(1), Origin::Predicted)));
+        let faded = run(true);
+        // The backfill before the fade is taken back where those frames were still held
+        // (frames 2..6 on frame 10; frame 1 had gone).
+        assert!(ids(&faded, 1).contains(&(Some(2), Origin::Backfilled)));
+        for f in [0, 2, 3, 4, 5] {
+            assert_eq!(ids(&faded, f), [(Some(1), Origin::Detected)], "frame {f}");
+        }
+        assert!(ids(&faded, 6).contains(&(Some(2), Origin::Backfilled)));
+        // Track 1 is predicted while the fade is seen, and ends with it.
+        assert!(ids(&faded, 11).contains(&(Some(1), Origin::Predicted)));
+        for f in 12..16 {
+            assert_eq!(ids(&faded, f), [(Some(2), Origin::Detected)], "frame {f}");
+        }
+    }
+
+    #[test]
+    fn missed_faces_move_with_the_camera() {
+        // Five faces on a photo the camera zooms out of (3 % a frame, towards (640, 360))
+        // and pans (4 px a frame to the left). Faces 0-3 are found on every frame; face 4
+        // is missed on frames 6..14.
+        let start = [
+            (300.0, 200.0),
+            (900.0, 200.0),
+            (300.0, 500.0),
+            (900.0, 500.0),
+            (620.0, 340.0),
+        ];
+        let truth = |face: usize, f: u64| -> BBox {
+            let z = 0.97f32.powi(f as i32);
+            let (x, y) = start[face];
+            let (cx, cy) = (
+                640.0 + (x - 640.0) * z - 4.0 * f as f32,
+                360.0 + (y - 360.0) * z,
+            );
+            let h = 60.0 * z;
+            BBox::new(cx - h / 2.0, cy - h / 2.0, h, h)
+        };
+        let missed = |face: usize, f: u64| face == 4 && (6..14).contains(&f);
+        let mut cfg = config(0);
+        cfg.frame_size = (1280, 720);
+        cfg.follow_camera = true;
+        let mut tracker = Tracker::new(cfg);
+        for f in 0..16u64 {
+            let dets: Vec<Detection> = (0..5)
+                .filter(|&i| !missed(i, f))
+                .map(|i| Detection {
+                    class: ObjectClass::Face,
+                    bbox: truth(i, f),
+                    score: 0.9,
+                    points: vec![],
+                })
+                .collect();
+            let out = tracker.push(&dets, SceneChange::None);
+            if (6..14).contains(&f) {
+                let face = &out[0].boxes.iter().find(|b| b.origin == Origin::Predicted);
+                let b = face.expect("the missed face has a predicted box").bbox;
+                assert!(
+                    b.iou(&truth(4, f)) > 0.5,
+                    "frame {f}: {b:?} vs {:?}",
+                    truth(4, f)
+                );
+            }
+            if f == 14 {
+                // Found again: the same track.
+                assert_eq!(tracker.live_tracks(), 5);
+            }
+        }
+
+        // Off (the default), the missed face stays behind.
+        let mut tracker = Tracker::new(config(0));
+        let mut last = None;
+        for f in 0..12u64 {
+            let dets: Vec<Detection> = (0..5)
+                .filter(|&i| !missed(i, f))
+                .map(|i| Detection {
+                    class: ObjectClass::Face,
+                    bbox: truth(i, f),
+                    score: 0.9,
+                    points: vec![],
+                })
+                .collect();
+            let out = tracker.push(&dets, SceneChange::None);
+            last = out[0]
+                .boxes
+                .iter()
+                .find(|b| b.origin == Origin::Predicted)
+                .map(|b| b.bbox);
+        }
+        assert!(last.unwrap().iou(&truth(4, 11)) < 0.5);
+
+        // A still camera: three faces stand, a fourth walks 6 px a frame and is missed for
+        // three frames: it keeps its own motion.
+        let mut cfg = config(0);
+        cfg.follow_camera = true;
+        let mut tracker = Tracker::new(cfg);
+        for f in 0..10u64 {
+            let mut dets: Vec<Detection> =
+                [100.0, 300.0, 500.0].map(|x| det(x, 50.0, 0.9)).to_vec();
+            let walker = det(100.0 + 6.0 * f as f32, 300.0, 0.9);
+            if !(6..9).contains(&f) {
+                dets.push(walker.clone());
+            }
+            let out = tracker.push(&dets, SceneChange::None);
+            if (6..9).contains(&f) {
+                let b = out[0]
+                    .boxes
+                    .iter()
+                    .find(|b| b.origin == Origin::Predicted)
+                    .unwrap()
+                    .bbox;
+                assert!(
+                    b.x > walker.bbox.x - 10.0,
+                    "frame {f}: {b:?} vs {:?}",
+                    walker.bbox
+                );
+            }
+        }
+    }
+
+    #[test]
     fn nothing_is_carried_over_a_cut() {
         // A track lives until frame 4; frame 5 is a cut with no detections. Without the cut
         // it would be predicted on frames 5..; with it, frame 5 onwards are empty. A track
@@ -916,6 +1430,31 @@ mod tests {
             .map(|f| f.index)
             .collect();
         assert_eq!(covered, [4, 5]);
+
+        // A fast face (15 px a frame, 40 px high) in a large frame: backfilled only as far
+        // as two box heights (80 px: five frames) from where it was first found.
+        let frames: Vec<(Vec<Detection>, bool)> = (0..12)
+            .map(|i| {
+                let x = 400.0 + 15.0 * (i as f32 - 6.0);
+                (
+                    if i >= 6 {
+                        vec![det(x, 100.0, 0.9)]
+                    } else {
+                        vec![]
+                    },
+                    false,
+                )
+            })
+            .collect();
+        let mut cfg = config(8);
+        cfg.frame_size = (1000, 400);
+        let out = run(&mut Tracker::new(cfg), frames);
+        let covered: Vec<u64> = out
+            .iter()
+            .filter(|f| f.index < 6 && !f.boxes.is_empty())
+            .map(|f| f.index)
+            .collect();
+        assert_eq!(covered, [1, 2, 3, 4, 5]);
     }
 
     #[test]

@@ -13,7 +13,9 @@ use gst::subclass::prelude::*;
 use crate::algo::cost::Stopwatch;
 use crate::algo::detection::{BBox, Detection, ObjectClass};
 use crate::algo::frame::PixelFormat;
-use crate::algo::track::{CutDetector, FrameBoxes, Tracker, TrackerConfig, luma_sample};
+use crate::algo::track::{
+    CutDetector, FrameBoxes, SceneChange, Tracker, TrackerConfig, luma_sample,
+};
 use crate::cuda::element::{ContextHandler, Device, Path};
 use crate::cuda::{self, CudaFrameMap, Engine};
 use crate::roi;
@@ -45,6 +47,7 @@ struct Settings {
     high_threshold: f64,
     low_threshold: f64,
     match_iou: f64,
+    follow_camera: bool,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             high_threshold: DEFAULT_HIGH_THRESHOLD,
             low_threshold: DEFAULT_LOW_THRESHOLD,
             match_iou: DEFAULT_MATCH_IOU,
+            follow_camera: false,
         }
     }
 }
@@ -207,6 +211,7 @@ impl RedactTrack {
             max_age,
             lookahead: s.lookahead,
             frame_size: info.map_or((0, 0), |i| (i.width(), i.height())),
+            follow_camera: s.follow_camera,
             ..TrackerConfig::default()
         }
     }
@@ -282,17 +287,12 @@ impl RedactTrack {
                     } else {
                         host_luma_sample(&buffer, i, format)
                     };
-                    state.cuts.is_cut(&sample, (i.width() as usize).div_ceil(4))
+                    state.cuts.next(&sample, (i.width() as usize).div_ceil(4))
                 }
-                _ => false,
+                _ => SceneChange::None,
             };
-            if cut {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "scene cut at {:?}: tracks end",
-                    buffer.pts()
-                );
+            if cut != SceneChange::None {
+                gst::debug!(CAT, imp = self, "{cut:?} at {:?}: tracks end", buffer.pts());
             }
             state.held.push_back(Held::Buffer(buffer));
             let released = state
@@ -490,6 +490,12 @@ impl ObjectImpl for RedactTrack {
                     .default_value(DEFAULT_MAX_AGE)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("follow-camera")
+                    .nick("Follow the camera")
+                    .blurb("While the camera pans or zooms (as the tracks found on two frames in a row show), missed faces move with the picture instead of on their own velocity: far fewer boxes left on empty background, a few more leaked frames")
+                    .default_value(false)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt::builder("lookahead")
                     .nick("Lookahead")
                     .blurb("Frames held back to extend tracks backwards and interpolate gaps (adds latency; 0 for live pipelines)")
@@ -534,6 +540,7 @@ impl ObjectImpl for RedactTrack {
         let mut s = self.settings.lock().unwrap();
         match pspec.name() {
             "max-age" => s.max_age = value.get().expect("type checked upstream"),
+            "follow-camera" => s.follow_camera = value.get().expect("type checked upstream"),
             "lookahead" => s.lookahead = value.get().expect("type checked upstream"),
             "high-threshold" => s.high_threshold = value.get().expect("type checked upstream"),
             "low-threshold" => s.low_threshold = value.get().expect("type checked upstream"),
@@ -555,6 +562,7 @@ impl ObjectImpl for RedactTrack {
         let s = self.settings.lock().unwrap();
         match pspec.name() {
             "max-age" => s.max_age.to_value(),
+            "follow-camera" => s.follow_camera.to_value(),
             "lookahead" => s.lookahead.to_value(),
             "high-threshold" => s.high_threshold.to_value(),
             "low-threshold" => s.low_threshold.to_value(),
