@@ -23,6 +23,10 @@ pub struct Tracks {
     /// The input's movie time scale (the unit of track durations and edit lists).
     timescale: u32,
     tracks: Vec<Track>,
+    /// How late the input's first video track starts (its leading empty edits), in the
+    /// input's movie time scale: GStreamer writes the redacted video from time 0 when it
+    /// is alone in the file, so the output's video is delayed by as much again.
+    video_delay: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +131,16 @@ pub fn read_tracks(file: &mut impl ReadAt, len: u64, kinds: &[[u8; 4]]) -> Resul
             ));
         }
     }
-    Ok(Tracks { timescale, tracks })
+    let video_delay = children
+        .iter()
+        .filter(|c| &c.kind == b"trak")
+        .find(|c| handler(c.body) == Some(*b"vide"))
+        .map_or(0, |c| leading_empty_edits(c.body));
+    Ok(Tracks {
+        timescale,
+        tracks,
+        video_delay,
+    })
 }
 
 /// How to append `tracks` (read from `input`) to the MP4/MOV file read through `output`
@@ -191,20 +204,44 @@ pub fn plan_append(output: &mut impl ReadAt, len: u64, tracks: &Tracks) -> Resul
     // The new moov: the movie header with the next free id and the longest duration, the
     // old children, the copied tracks after the last old track.
     let last_trak = children.iter().rposition(|c| &c.kind == b"trak");
+    // The video starts as late as in the input (an empty edit put before its own).
+    let first_video = children
+        .iter()
+        .position(|c| &c.kind == b"trak" && handler(c.body) == Some(*b"vide"));
+    let wanted = rescale(tracks.video_delay, tracks.timescale, header.timescale);
     let mut body = Vec::with_capacity(moov.len() + traks.iter().map(Vec::len).sum::<usize>());
+    let mut mvhd_at = None;
     for (i, child) in children.iter().enumerate() {
         if &child.kind == b"mvhd" {
-            let mut mvhd = child.body.to_vec();
-            set_movie_header(&mut mvhd, next_id, duration);
-            body.extend(boxed(b"mvhd", &mvhd));
+            // Written below, once the duration is known.
+            mvhd_at = Some(body.len());
         } else {
-            body.extend_from_slice(child.whole);
+            let have = leading_empty_edits(child.body);
+            match (Some(i) == first_video && wanted > have)
+                .then(|| delay_track(child.whole, wanted - have))
+            {
+                Some(Some((trak, added))) => {
+                    duration = duration.max(added);
+                    body.extend(trak);
+                }
+                Some(None) => return Err("the redacted file's video track is damaged".into()),
+                None => body.extend_from_slice(child.whole),
+            }
         }
         if Some(i) == last_trak || (last_trak.is_none() && &child.kind == b"mvhd") {
             for trak in &traks {
                 body.extend_from_slice(trak);
             }
         }
+    }
+    if let Some(at) = mvhd_at {
+        let mvhd = children
+            .iter()
+            .find(|c| &c.kind == b"mvhd")
+            .expect("found above");
+        let mut mvhd = mvhd.body.to_vec();
+        set_movie_header(&mut mvhd, next_id, duration);
+        body.splice(at..at, boxed(b"mvhd", &mvhd));
     }
     Ok(Append {
         free_at,
@@ -290,6 +327,98 @@ fn set_movie_header(mvhd: &mut [u8], next_track_id: u32, duration: u64) {
     } else {
         mvhd[16..20].copy_from_slice(&saturate(duration).to_be_bytes());
     }
+}
+
+/// A duration from one time scale to another, rounded.
+fn rescale(v: u64, from: u32, to: u32) -> u64 {
+    let v = u128::from(v) * u128::from(to) + u128::from(from.max(1)) / 2;
+    u64::try_from(v / u128::from(from.max(1))).unwrap_or(u64::MAX)
+}
+
+/// The entries of an `elst` body: (segment duration, media time).
+fn edits(elst: &[u8]) -> Option<Vec<(u64, i64)>> {
+    let n = u32_at(elst, 4)? as usize;
+    let wide = *elst.first()? == 1;
+    let entry = if wide { 20 } else { 12 };
+    if elst.len() < 8 + n.checked_mul(entry)? {
+        return None;
+    }
+    Some(
+        (0..n)
+            .map(|i| {
+                let at = 8 + i * entry;
+                if wide {
+                    (
+                        u64_at(elst, at).unwrap(),
+                        u64_at(elst, at + 8).unwrap() as i64,
+                    )
+                } else {
+                    (
+                        u64::from(u32_at(elst, at).unwrap()),
+                        i64::from(u32_at(elst, at + 4).unwrap() as i32),
+                    )
+                }
+            })
+            .collect(),
+    )
+}
+
+/// How late a track (`trak` body) starts: its leading empty edits, in movie time.
+fn leading_empty_edits(trak: &[u8]) -> u64 {
+    child(trak, b"edts")
+        .and_then(|e| child(e, b"elst"))
+        .and_then(edits)
+        .map_or(0, |e| {
+            e.iter()
+                .take_while(|(_, t)| *t == -1)
+                .map(|(d, _)| *d)
+                .sum()
+        })
+}
+
+/// A `trak` box (`whole`) that starts `delay` later (movie time): an empty edit before its
+/// edit list (one made from its duration when it has none), its duration grown to match.
+/// Also the new track duration.
+fn delay_track(whole: &[u8], delay: u64) -> Option<(Vec<u8>, u64)> {
+    let (_, header, _) = box_header(whole, whole.len() as u64)?;
+    let body = &whole[header as usize..];
+    let tkhd = child(body, b"tkhd")?;
+    let (_, at, width) = tkhd_fields(tkhd)?;
+    let duration = track_duration(body)?;
+    let mut list = child(body, b"edts")
+        .and_then(|e| child(e, b"elst"))
+        .and_then(edits)
+        .unwrap_or_else(|| vec![(duration, 0)]);
+    list.insert(0, (delay, -1));
+    let mut elst = vec![1, 0, 0, 0];
+    elst.extend((list.len() as u32).to_be_bytes());
+    for (d, t) in &list {
+        elst.extend(d.to_be_bytes());
+        elst.extend(t.to_be_bytes());
+        elst.extend(0x0001_0000u32.to_be_bytes());
+    }
+    let edts = boxed(b"edts", &boxed(b"elst", &elst));
+    let total = duration.saturating_add(delay);
+    let mut out = Vec::with_capacity(body.len() + edts.len());
+    let mut placed = false;
+    for part in children(body)? {
+        match &part.kind {
+            b"edts" => {}
+            b"tkhd" => {
+                let mut tkhd = part.body.to_vec();
+                if width == 8 {
+                    tkhd[at..at + 8].copy_from_slice(&total.to_be_bytes());
+                } else {
+                    tkhd[at..at + 4].copy_from_slice(&saturate(total).to_be_bytes());
+                }
+                out.extend(boxed(b"tkhd", &tkhd));
+                out.extend_from_slice(&edts);
+                placed = true;
+            }
+            _ => out.extend_from_slice(part.whole),
+        }
+    }
+    placed.then(|| (boxed(b"trak", &out), total))
 }
 
 fn saturate(v: u64) -> u32 {
@@ -518,10 +647,7 @@ impl Edit<'_> {
     /// A duration in movie time at `data[at..at + width]`, from the input's scale to the
     /// output's (rounded; all ones, "unknown", kept).
     fn rescale_at(&self, data: &mut [u8], at: usize, width: usize) {
-        let convert = |v: u64| -> u64 {
-            let v = u128::from(v) * u128::from(self.to) + u128::from(self.from) / 2;
-            u64::try_from(v / u128::from(self.from)).unwrap_or(u64::MAX)
-        };
+        let convert = |v: u64| rescale(v, self.from, self.to);
         if width == 8 {
             let v = u64::from_be_bytes(data[at..at + 8].try_into().unwrap());
             if v != u64::MAX {
@@ -736,6 +862,38 @@ mod tests {
         );
         // The video track is untouched.
         assert_eq!(kids[1].whole, walk(&moov_of(&out)).0[1].whole);
+    }
+
+    #[test]
+    fn a_video_that_starts_late_keeps_its_delay() {
+        // The input's video starts 852 ms in (an empty edit); GStreamer's output of the
+        // video alone starts at 0.
+        let mut input = input();
+        let (at, _, moov) = find_moov(&mut &input[..], input.len() as u64).unwrap();
+        let first_trak = walk(&moov).0[1].whole.to_vec();
+        assert_eq!(handler(&first_trak[8..]), Some(*b"vide"));
+        let delayed = delay_track(&first_trak, 852).unwrap().0;
+        let new_moov = [
+            walk(&moov).0[0].whole,
+            &delayed,
+            walk(&moov).0[2].whole,
+        ]
+        .concat();
+        input.truncate(at as usize);
+        input.extend(boxed(b"moov", &new_moov));
+        let tracks = read_tracks(&mut &input[..], input.len() as u64, &[*b"soun"]).unwrap();
+        let out = output(false);
+        let plan = plan_append(&mut &out[..], out.len() as u64, &tracks).unwrap();
+        let merged = apply(out, &input, &plan);
+        let moov = moov_of(&merged);
+        let kids = walk(&moov).0;
+        let video = kids[1].body;
+        let elst = child(child(video, b"edts").unwrap(), b"elst").unwrap();
+        // 852 ms = 511 in 1/600 s, then the whole track (its tkhd says 2000).
+        assert_eq!(edits(elst), Some(vec![(511, -1), (2000, 0)]));
+        assert_eq!(track_duration(video), Some(2511));
+        assert_eq!(movie_header(kids[0].body).unwrap().duration, 2511);
+        assert_eq!(leading_empty_edits(video), 511);
     }
 
     #[test]
