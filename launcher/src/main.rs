@@ -311,11 +311,11 @@ struct DetectorArgs {
     /// Frames a track keeps a predicted box after its last detection; 0 = half a second.
     #[arg(long, default_value_t = 0)]
     max_age: u32,
-    /// While the camera pans or zooms, missed faces move with the picture instead of on
-    /// their own velocity: far fewer boxes left on empty background, a few more leaked
-    /// frames (README "Leaks").
+    /// Missed faces keep their own velocity while the camera pans or zooms, instead of
+    /// moving with the picture (the default): more boxes left on empty background and,
+    /// measured, more leaked frames by the pixel score (README "Leaks").
     #[arg(long)]
-    follow_camera: bool,
+    no_follow_camera: bool,
     /// Where video is decoded, detected, tracked and masked. auto: the NVIDIA GPU when
     /// CUDA, GStreamer's CUDA elements and the kernels are usable, else the CPU. Images
     /// stay on the CPU.
@@ -369,7 +369,7 @@ impl DetectorArgs {
             track: !self.no_track,
             lookahead: self.lookahead,
             max_age: self.max_age,
-            follow_camera: self.follow_camera,
+            follow_camera: !self.no_follow_camera,
             verify: (!self.no_verify).then(|| VerifyOptions {
                 model: self.verify_model.clone(),
                 threshold: self.verify_threshold,

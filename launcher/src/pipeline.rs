@@ -91,7 +91,7 @@ impl Default for DetectOptions {
             track: true,
             lookahead: DEFAULT_LOOKAHEAD,
             max_age: 0,
-            follow_camera: false,
+            follow_camera: true,
             device: Device::Auto,
             verify: Some(VerifyOptions::default()),
             allow_partial: false,

@@ -71,7 +71,7 @@ pub struct TrackerConfig {
     pub frame_size: (u32, u32),
     /// Missed faces move with the camera while it moves ([`CameraMotion`]) instead of on
     /// their own velocity: far fewer boxes left behind on empty background in pans and
-    /// zooms, a few more leaked frames (off by default: README "Leaks").
+    /// zooms (`redacttrack` turns it on by default: README "Leaks").
     pub follow_camera: bool,
 }
 
