@@ -873,12 +873,7 @@ mod tests {
         let first_trak = walk(&moov).0[1].whole.to_vec();
         assert_eq!(handler(&first_trak[8..]), Some(*b"vide"));
         let delayed = delay_track(&first_trak, 852).unwrap().0;
-        let new_moov = [
-            walk(&moov).0[0].whole,
-            &delayed,
-            walk(&moov).0[2].whole,
-        ]
-        .concat();
+        let new_moov = [walk(&moov).0[0].whole, &delayed, walk(&moov).0[2].whole].concat();
         input.truncate(at as usize);
         input.extend(boxed(b"moov", &new_moov));
         let tracks = read_tracks(&mut &input[..], input.len() as u64, &[*b"soun"]).unwrap();
