@@ -23,6 +23,8 @@ pub struct Tracks {
     /// The input's movie time scale (the unit of track durations and edit lists).
     timescale: u32,
     tracks: Vec<Track>,
+    /// The handler types of the input's tracks that are not copied (the video among them).
+    skipped: Vec<[u8; 4]>,
     /// How late the input's first video track starts (its leading empty edits), in the
     /// input's movie time scale: GStreamer writes the redacted video from time 0 when it
     /// is alone in the file, so the output's video is delayed by as much again.
@@ -46,6 +48,11 @@ impl Tracks {
 
     pub fn is_empty(&self) -> bool {
         self.tracks.is_empty()
+    }
+
+    /// The handler types of the input's other tracks (not copied).
+    pub fn skipped(&self) -> &[[u8; 4]] {
+        &self.skipped
     }
 
     /// The bytes of sample data to copy.
@@ -87,6 +94,7 @@ pub fn read_tracks(file: &mut impl ReadAt, len: u64, kinds: &[[u8; 4]]) -> Resul
     let timescale = movie_header(mvhd.body)?.timescale;
     let mut tracks = Vec::new();
     let mut others = Vec::new();
+    let mut skipped = Vec::new();
     for trak in children.iter().filter(|c| &c.kind == b"trak") {
         let handler = handler(trak.body).ok_or("a track has no handler")?;
         let chunks = track_chunks(trak.body, &handler)?;
@@ -107,6 +115,7 @@ pub fn read_tracks(file: &mut impl ReadAt, len: u64, kinds: &[[u8; 4]]) -> Resul
             });
         } else {
             others.extend(chunks);
+            skipped.push(handler);
         }
     }
     // Never a byte of another track (the video): sorted ranges, checked pairwise.
@@ -139,6 +148,7 @@ pub fn read_tracks(file: &mut impl ReadAt, len: u64, kinds: &[[u8; 4]]) -> Resul
     Ok(Tracks {
         timescale,
         tracks,
+        skipped,
         video_delay,
     })
 }
@@ -468,27 +478,23 @@ fn track_chunks(trak: &[u8], handler: &[u8; 4]) -> Result<Vec<(u64, u64)>, Strin
         return Err(format!("its {name} track's data is in another file"));
     }
     let stbl = child(minf, b"stbl").ok_or_else(|| bad("sample table"))?;
-    let offsets: Vec<u64> = if let Some(stco) = child(stbl, b"stco") {
-        let n = u32_at(stco, 4).ok_or_else(|| bad("chunk offset table"))? as usize;
-        let table = stco
-            .get(8..8 + n.checked_mul(4).ok_or_else(|| bad("chunk offset table"))?)
-            .ok_or_else(|| bad("chunk offset table"))?;
-        table
-            .chunks_exact(4)
-            .map(|c| u64::from(u32::from_be_bytes(c.try_into().unwrap())))
-            .collect()
-    } else if let Some(co64) = child(stbl, b"co64") {
-        let n = u32_at(co64, 4).ok_or_else(|| bad("chunk offset table"))? as usize;
-        let table = co64
-            .get(8..8 + n.checked_mul(8).ok_or_else(|| bad("chunk offset table"))?)
-            .ok_or_else(|| bad("chunk offset table"))?;
-        table
-            .chunks_exact(8)
-            .map(|c| u64::from_be_bytes(c.try_into().unwrap()))
-            .collect()
-    } else {
-        return Err(bad("chunk offset table"));
+    // Chunk offsets: 32-bit (`stco`) or 64-bit (`co64`).
+    let (table, width) = match (child(stbl, b"stco"), child(stbl, b"co64")) {
+        (Some(t), _) => (t, 4),
+        (None, Some(t)) => (t, 8),
+        (None, None) => return Err(bad("chunk offset table")),
     };
+    let n = u32_at(table, 4).ok_or_else(|| bad("chunk offset table"))? as usize;
+    let offsets: Vec<u64> = table
+        .get(
+            8..8 + n
+                .checked_mul(width)
+                .ok_or_else(|| bad("chunk offset table"))?,
+        )
+        .ok_or_else(|| bad("chunk offset table"))?
+        .chunks_exact(width)
+        .map(|c| c.iter().fold(0u64, |v, &byte| (v << 8) | u64::from(byte)))
+        .collect();
     if child(stbl, b"stz2").is_some() {
         return Err(format!("its {name} track has compact sample sizes (stz2)"));
     }

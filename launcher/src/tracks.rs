@@ -41,16 +41,16 @@ pub fn mp4_tracks(input: &Path, no_audio: bool, warn: &dyn Fn(&str)) -> Option<T
         .filter(|k| !(no_audio && *k == b"soun"))
         .copied()
         .collect();
-    let handlers = redact_formats::mp4::file_track_handlers(&mut file, len);
     let tracks = mp4copy::read_tracks(&mut file, len, &kinds);
     // Video is redacted, audio dropped on request or copied by GStreamer, the rest lost.
-    let lost =
-        |h: &[u8; 4]| h != b"vide" && h != b"soun" && (tracks.is_err() || !kinds.contains(h));
-    for handler in handlers.iter().filter(|h| lost(h)) {
-        let why = match &tracks {
-            Err(e) => format!(" ({e})"),
-            Ok(_) => String::new(),
-        };
+    let (lost, why): (Vec<[u8; 4]>, String) = match &tracks {
+        Ok(t) => (t.skipped().to_vec(), String::new()),
+        Err(e) => (
+            redact_formats::mp4::file_track_handlers(&mut file, len),
+            format!(" ({e})"),
+        ),
+    };
+    for handler in lost.iter().filter(|h| *h != b"vide" && *h != b"soun") {
         warn(&format!(
             "{}: its {} track cannot be copied{why}: the output has none",
             input.display(),

@@ -446,11 +446,14 @@ impl Tracker {
             }
         }
         // Where each track was (its filter) before this frame, for the camera's motion.
-        let before: Vec<(f32, f32)> = self
-            .tracks
-            .iter()
-            .map(|t| (t.filters[0].p, t.filters[1].p))
-            .collect();
+        let before: Vec<(f32, f32)> = if self.config.follow_camera {
+            self.tracks
+                .iter()
+                .map(|t| (t.filters[0].p, t.filters[1].p))
+                .collect()
+        } else {
+            Vec::new()
+        };
         for t in &mut self.tracks {
             t.predict();
         }
@@ -492,14 +495,18 @@ impl Tracker {
 
         // The camera's motion, from the tracks found on the frame before and on this one:
         // the tracks missed on this frame move with the picture.
-        let pairs: Vec<(BBox, BBox)> = self
-            .tracks
-            .iter()
-            .zip(&matched_track)
-            .filter(|(t, m)| m.is_some() && t.last_frame + 1 == frame)
-            .map(|(t, m)| (t.last_box, detections[m.unwrap()].bbox))
-            .collect();
-        let camera = CameraMotion::measure(&pairs).filter(|_| cfg.follow_camera);
+        let camera = if cfg.follow_camera {
+            let pairs: Vec<(BBox, BBox)> = self
+                .tracks
+                .iter()
+                .zip(&matched_track)
+                .filter(|(t, m)| m.is_some() && t.last_frame + 1 == frame)
+                .map(|(t, m)| (t.last_box, detections[m.unwrap()].bbox))
+                .collect();
+            CameraMotion::measure(&pairs)
+        } else {
+            None
+        };
 
         let mut boxes = Vec::new();
         let mut interpolations: Vec<(u32, u64, BBox, BBox)> = Vec::new();
@@ -1395,19 +1402,21 @@ mod tests {
     fn backfill_follows_the_motion_and_stays_in_the_picture() {
         // A face entering from the left at 10 px per frame, first found at frame 6 (x = 0 ..
         // 40 then), found again on frames 7 and 8; a 200×200 frame.
-        let frames: Vec<(Vec<Detection>, bool)> = (0..12)
-            .map(|i| {
-                let x = 10.0 * (i as f32 - 6.0);
-                (
-                    if i >= 6 {
+        // 12 frames of a face at x = `x6` + `speed` · (frame − 6), found from frame 6 on.
+        let entering = |x6: f32, speed: f32| -> Vec<(Vec<Detection>, bool)> {
+            (0..12)
+                .map(|i| {
+                    let x = x6 + speed * (i as f32 - 6.0);
+                    let dets = if i >= 6 {
                         vec![det(x, 100.0, 0.9)]
                     } else {
                         vec![]
-                    },
-                    false,
-                )
-            })
-            .collect();
+                    };
+                    (dets, false)
+                })
+                .collect()
+        };
+        let frames = entering(0.0, 10.0);
         let mut cfg = config(8);
         cfg.frame_size = (200, 200);
         let out = run(&mut Tracker::new(cfg), frames);
@@ -1433,19 +1442,7 @@ mod tests {
 
         // A fast face (15 px a frame, 40 px high) in a large frame: backfilled only as far
         // as two box heights (80 px: five frames) from where it was first found.
-        let frames: Vec<(Vec<Detection>, bool)> = (0..12)
-            .map(|i| {
-                let x = 400.0 + 15.0 * (i as f32 - 6.0);
-                (
-                    if i >= 6 {
-                        vec![det(x, 100.0, 0.9)]
-                    } else {
-                        vec![]
-                    },
-                    false,
-                )
-            })
-            .collect();
+        let frames = entering(400.0, 15.0);
         let mut cfg = config(8);
         cfg.frame_size = (1000, 400);
         let out = run(&mut Tracker::new(cfg), frames);
