@@ -124,8 +124,10 @@ impl DetectOptions {
             .map_err(|e| format!("cannot create redacttrack: {e}"))
     }
 
-    /// `redactdetect [! redacttrack] [! redactdetect verify=true]` added to `pipeline` and
-    /// linked; returns the first and last element.
+    /// `redactdetect [! redactdetect verify=true] [! redacttrack]` added to `pipeline` and
+    /// linked; returns the first and last element. The verification pass comes before the
+    /// tracker, so that its finds are tracked too (with `--interval` above 1 they would
+    /// otherwise be masked on one frame in N).
     pub fn add_detection(
         &self,
         pipeline: &gst::Pipeline,
@@ -134,7 +136,7 @@ impl DetectOptions {
         let detect = self.make_element(path)?;
         pipeline.add(&detect).map_err(|e| e.to_string())?;
         let mut last = detect.clone();
-        for next in [self.make_tracker(path)?, self.make_verifier(path)?]
+        for next in [self.make_verifier(path)?, self.make_tracker(path)?]
             .into_iter()
             .flatten()
         {

@@ -105,6 +105,20 @@ pub struct Detection {
     pub points: Vec<[f32; 2]>,
 }
 
+/// Whether `b` lies (nearly) wholly inside one of `regions`: a verification pass's
+/// detection of a face that is masked already. One that sticks out is kept: the face is
+/// then only partly under the mask.
+pub fn mostly_covered(b: &BBox, regions: &[BBox]) -> bool {
+    let area = b.area().max(1e-6);
+    regions
+        .iter()
+        .any(|r| b.intersection_area(r) >= VERIFIED_COVERED * area)
+}
+
+/// Share of a verification detection that must lie inside an existing region for it to
+/// count as masked already.
+pub const VERIFIED_COVERED: f32 = 0.9;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use super::detection::{BBox, Detection, ObjectClass};
+use super::detection::{BBox, Detection, ObjectClass, mostly_covered};
 use super::frame::{Frame, RowConverter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +20,9 @@ pub enum Origin {
     Interpolated,
     /// Before the track's first detection, filled in afterwards (within the lookahead).
     Backfilled,
+    /// Found on this frame by the verification pass (a second model, outside the first
+    /// pass's boxes).
+    Verified,
 }
 
 impl Origin {
@@ -29,6 +32,7 @@ impl Origin {
             Origin::Predicted => "predicted",
             Origin::Interpolated => "interpolated",
             Origin::Backfilled => "backfilled",
+            Origin::Verified => "verified",
         }
     }
 }
@@ -172,10 +176,15 @@ struct Track {
     misses: u32,
     /// The camera's zoom since the last detection (predicted boxes are scaled by it).
     zoom: f32,
+    /// Matched by a first-pass detection at least once. A track of the verification
+    /// pass's finds alone is bridged between them (interpolated, predicted as long as a
+    /// track found once) but not backfilled: the second model is looser, and its stray
+    /// boxes are not to grow into tracks.
+    first_pass: bool,
 }
 
 impl Track {
-    fn new(id: u32, d: &Detection, frame: u64) -> Track {
+    fn new(id: u32, d: &Detection, frame: u64, first_pass: bool) -> Track {
         let b = d.bbox;
         let scale = b.h.max(1.0);
         Track {
@@ -192,6 +201,7 @@ impl Track {
             hits: 1,
             misses: 0,
             zoom: 1.0,
+            first_pass,
         }
     }
 
@@ -429,6 +439,29 @@ impl Tracker {
     /// (a cut: nothing carried over; a cross-fade: see [`Self::dissolve`]). Returns the
     /// frames that are final now, oldest first.
     pub fn push(&mut self, detections: &[Detection], change: SceneChange) -> Vec<FrameBoxes> {
+        self.push_verified(detections, &[], change)
+    }
+
+    /// [`Self::push`] with the verification pass's detections of the frame (`verified`,
+    /// from a second model, outside the first pass's boxes) beside the first pass's
+    /// (`first`): they are matched to tracks like any other, and their boxes are
+    /// `Origin::Verified`. Tracks of verified detections alone are interpolated between
+    /// them, predicted for `UNCONFIRMED_MAX_AGE` frames and never backfilled.
+    pub fn push_verified(
+        &mut self,
+        first: &[Detection],
+        verified: &[Detection],
+        change: SceneChange,
+    ) -> Vec<FrameBoxes> {
+        let detections: Vec<Detection> = first.iter().chain(verified).cloned().collect();
+        let is_first = |di: usize| di < first.len();
+        let origin_of = |di: usize| {
+            if is_first(di) {
+                Origin::Detected
+            } else {
+                Origin::Verified
+            }
+        };
         let frame = self.next_index;
         self.next_index += 1;
         match change {
@@ -461,12 +494,19 @@ impl Tracker {
         let high: Vec<(usize, &Detection)> = detections
             .iter()
             .enumerate()
-            .filter(|(_, d)| d.score >= cfg.high_threshold)
+            .filter(|(di, d)| is_first(*di) && d.score >= cfg.high_threshold)
             .collect();
         let low: Vec<(usize, &Detection)> = detections
             .iter()
             .enumerate()
-            .filter(|(_, d)| d.score < cfg.high_threshold && d.score >= cfg.low_threshold)
+            .filter(|(di, d)| {
+                is_first(*di) && d.score < cfg.high_threshold && d.score >= cfg.low_threshold
+            })
+            .collect();
+        let second: Vec<(usize, &Detection)> = detections
+            .iter()
+            .enumerate()
+            .filter(|(di, d)| !is_first(*di) && d.score >= cfg.low_threshold)
             .collect();
         let predicted: Vec<(usize, BBox, ObjectClass)> = self
             .tracks
@@ -489,6 +529,18 @@ impl Tracker {
             .copied()
             .collect();
         for (ti, di) in associate(&left, &low, cfg.match_iou.max(0.5)) {
+            matched_track[ti] = Some(di);
+            matched_det[di] = true;
+        }
+        // Stage 3: the verification pass's detections against the tracks of its own finds
+        // left. They do not steer the first pass's tracks: the second model draws its
+        // boxes differently (CenterFace's box of a masked face is often its lower part).
+        let left: Vec<(usize, BBox, ObjectClass)> = predicted
+            .iter()
+            .filter(|(i, _, _)| matched_track[*i].is_none() && !self.tracks[*i].first_pass)
+            .copied()
+            .collect();
+        for (ti, di) in associate(&left, &second, cfg.match_iou) {
             matched_track[ti] = Some(di);
             matched_det[di] = true;
         }
@@ -526,7 +578,7 @@ impl Tracker {
                     let replace = track
                         .backfill_from
                         .is_some_and(|from| self.held.front().is_some_and(|h| h.index <= from));
-                    if track.hits == 1 || replace {
+                    if track.first_pass && (track.hits == 1 || replace) {
                         backfills.push((
                             track.id,
                             track.first_frame,
@@ -536,7 +588,8 @@ impl Tracker {
                         ));
                     }
                     track.update(d, frame);
-                    boxes.push(from_detection(d, Some(track.id), Origin::Detected));
+                    track.first_pass |= is_first(di);
+                    boxes.push(from_detection(d, Some(track.id), origin_of(di)));
                 }
                 None => {
                     track.misses += 1;
@@ -549,7 +602,8 @@ impl Tracker {
                     // kept in place drifts off the face as soon as the camera moves):
                     // the track ends.
                     if !mostly_inside(&bbox, cfg.frame_size)
-                        || (track.hits < 2 && track.misses > UNCONFIRMED_MAX_AGE)
+                        || ((track.hits < 2 || !track.first_pass)
+                            && track.misses > UNCONFIRMED_MAX_AGE)
                     {
                         track.misses = cfg.max_age + 1;
                     }
@@ -566,24 +620,57 @@ impl Tracker {
                 }
             }
         }
+        // A track of the verification pass's finds alone that ends unfound: its predicted
+        // boxes (all still held: UNCONFIRMED_MAX_AGE < lookahead) bridged nothing.
+        let unfound: Vec<u32> = self
+            .tracks
+            .iter()
+            .filter(|t| t.misses > cfg.max_age && !t.first_pass)
+            .map(|t| t.id)
+            .collect();
+        if !unfound.is_empty() {
+            for held in &mut self.held {
+                held.boxes.retain(|b| {
+                    b.origin != Origin::Predicted
+                        || b.track_id.is_none_or(|id| !unfound.contains(&id))
+                });
+            }
+        }
         self.tracks.retain(|t| t.misses <= cfg.max_age);
 
         // Unmatched detections: high ones start tracks (backfilled once they are seen
-        // again), low ones are still masked, untracked.
+        // again), low ones are still masked, untracked. A verified one (nearly) wholly
+        // inside a box of the first pass's is masked already.
         for (di, d) in detections.iter().enumerate() {
+            if !is_first(di) && !matched_det[di] {
+                // (The first pass's detections come first: their boxes are in already.)
+                let first_pass_boxes: Vec<BBox> = boxes
+                    .iter()
+                    .filter(|b| {
+                        b.origin != Origin::Verified
+                            && b.track_id.is_none_or(|id| {
+                                self.tracks.iter().any(|t| t.id == id && t.first_pass)
+                            })
+                    })
+                    .map(|b| b.bbox)
+                    .collect();
+                if mostly_covered(&d.bbox, &first_pass_boxes) {
+                    continue;
+                }
+            }
             if matched_det[di] || d.score < cfg.low_threshold.min(cfg.high_threshold) {
                 if !matched_det[di] {
-                    boxes.push(from_detection(d, None, Origin::Detected));
+                    boxes.push(from_detection(d, None, origin_of(di)));
                 }
                 continue;
             }
             if d.score >= cfg.high_threshold {
-                let track = Track::new(self.next_id, d, frame);
+                let track = Track::new(self.next_id, d, frame, is_first(di));
                 self.next_id += 1;
-                boxes.push(from_detection(d, Some(track.id), Origin::Detected));
+                boxes.push(from_detection(d, Some(track.id), origin_of(di)));
                 self.tracks.push(track);
             } else {
-                boxes.push(from_detection(d, None, Origin::Detected));
+                boxes.push(from_detection(d, None, origin_of(di)));
             }
         }
 
@@ -1026,6 +1113,97 @@ mod tests {
                     assert!(b.bbox.iou(&truth) > 0.99);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn verified_finds_are_bridged_not_extrapolated() {
+        // The verification pass finds face A on every third frame (as with interval 3),
+        // from frame 3; a stray find B on frame 10 only; and face C on frame 20, which
+        // the first pass found on frames 12..20.
+        let a = |i: u64| det(100.0 + 2.0 * i as f32, 100.0, 0.3);
+        let mut tracker = Tracker::new(TrackerConfig {
+            high_threshold: 0.2,
+            ..config(15)
+        });
+        let mut out = Vec::new();
+        for i in 0..40u64 {
+            let first: Vec<Detection> = if (12..20).contains(&i) {
+                vec![det(400.0 + i as f32, 300.0, 0.9)]
+            } else {
+                vec![]
+            };
+            let mut verified = Vec::new();
+            if (3..=30).contains(&i) && i % 3 == 0 {
+                verified.push(a(i));
+            }
+            if i == 10 {
+                verified.push(det(700.0, 500.0, 0.25));
+            }
+            if i == 20 {
+                verified.push(det(400.0 + i as f32, 300.0, 0.4));
+            }
+            out.extend(tracker.push_verified(&first, &verified, SceneChange::None));
+        }
+        out.extend(tracker.flush());
+        assert_eq!(out.len(), 40);
+        let near = |f: &FrameBoxes, x: f32| -> Vec<TrackedBox> {
+            f.boxes
+                .iter()
+                .filter(|b| (b.bbox.x - x).abs() < 30.0 && b.bbox.y < 200.0)
+                .cloned()
+                .collect()
+        };
+        // A: boxes from its first find to its last, one track; verified where found,
+        // interpolated between; nothing before frame 3 (no backfill of verified-only
+        // tracks) and nothing after frame 30 (its predicted boxes bridged nothing).
+        let ids: Vec<Option<u32>> = (3..=30)
+            .map(|i| near(&out[i], 100.0 + 2.0 * i as f32)[0].track_id)
+            .collect();
+        assert!(
+            ids.iter().all(|id| id.is_some() && *id == ids[0]),
+            "{ids:?}"
+        );
+        for f in &out {
+            let i = f.index;
+            let boxes = near(f, 100.0 + 2.0 * i as f32);
+            if !(3..=30).contains(&i) {
+                assert!(boxes.is_empty(), "frame {i}: {boxes:?}");
+                continue;
+            }
+            assert_eq!(boxes.len(), 1, "frame {i}");
+            let want = if i % 3 == 0 {
+                Origin::Verified
+            } else {
+                Origin::Interpolated
+            };
+            assert_eq!(boxes[0].origin, want, "frame {i}");
+            assert!(boxes[0].bbox.iou(&a(i).bbox) > 0.95, "frame {i}");
+        }
+        // B: on frame 10 only.
+        let b: Vec<u64> = out
+            .iter()
+            .filter(|f| f.boxes.iter().any(|b| b.bbox.x > 650.0))
+            .map(|f| f.index)
+            .collect();
+        assert_eq!(b, vec![10]);
+        let on_c = |i: usize| -> Vec<TrackedBox> {
+            out[i]
+                .boxes
+                .iter()
+                .filter(|b| b.bbox.y > 250.0 && b.bbox.x < 650.0)
+                .cloned()
+                .collect()
+        };
+        // C: a first-pass track, predicted on frame 20 (the first pass missed it); the
+        // verified find there lies inside its box: masked already, not added, and it
+        // does not steer the track.
+        let c_id = on_c(12)[0].track_id;
+        assert!(c_id.is_some());
+        for i in 20..22 {
+            let c = on_c(i);
+            assert_eq!(c.len(), 1, "frame {i}: {c:?}");
+            assert_eq!((c[0].track_id, c[0].origin), (c_id, Origin::Predicted));
         }
     }
 

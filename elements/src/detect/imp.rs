@@ -13,7 +13,7 @@ use gst_base::subclass::prelude::*;
 
 use super::Classes;
 use crate::algo::cost::DetectCost;
-use crate::algo::detection::{BBox, Detection, ObjectClass};
+use crate::algo::detection::{BBox, Detection, ObjectClass, mostly_covered};
 use crate::algo::detector::{Detector, DetectorConfig, DetectorError};
 use crate::algo::frame::PixelFormat;
 use crate::algo::pool::OrderedPool;
@@ -430,7 +430,7 @@ impl ObjectImpl for RedactDetect {
                     .build(),
                 glib::ParamSpecBoolean::builder("verify")
                     .nick("Verify")
-                    .blurb("Verification pass, after a redactmask: keep the regions already on the buffer and add only detections that lie mostly outside them, with origin \"verified\" (run a different model than the first pass's)")
+                    .blurb("Verification pass, after another redactdetect (and before redacttrack, which then tracks its finds too): keep the regions already on the buffer and add only detections that lie mostly outside them, with origin \"verified\" (run a different model than the first pass's)")
                     .default_value(false)
                     .mutable_playing()
                     .build(),
@@ -1068,17 +1068,3 @@ fn attach_meta(
         );
     }
 }
-
-/// Whether `b` lies (nearly) wholly inside one of `regions`: a verification pass's
-/// detection of a face that is masked already. One that sticks out is kept: the face is
-/// then only partly under the mask.
-fn mostly_covered(b: &BBox, regions: &[BBox]) -> bool {
-    let area = b.area().max(1e-6);
-    regions
-        .iter()
-        .any(|r| b.intersection_area(r) >= VERIFIED_COVERED * area)
-}
-
-/// Share of a verification detection that must lie inside an existing region for it to
-/// count as masked already.
-const VERIFIED_COVERED: f32 = 0.9;

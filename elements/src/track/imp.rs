@@ -103,24 +103,30 @@ fn class_of(roi_type: &str) -> Option<ObjectClass> {
     }
 }
 
-/// The buffer's face / plate ROI metas as detections.
-fn detections_of(buffer: &gst::BufferRef) -> Vec<Detection> {
-    roi::read_all(buffer)
+/// The buffer's face / plate ROI metas as detections: the first pass's, and those a
+/// verification pass before this element added (origin "verified").
+fn detections_of(buffer: &gst::BufferRef) -> (Vec<Detection>, Vec<Detection>) {
+    let (verified, first): (Vec<_>, Vec<_>) = roi::read_all(buffer)
         .into_iter()
-        .filter_map(|r| {
-            let (x, y, w, h) = r.rect;
-            Some(Detection {
-                class: class_of(&r.roi_type)?,
-                bbox: BBox::new(x as f32, y as f32, w as f32, h as f32),
-                score: r.confidence as f32,
-                points: r
-                    .points
-                    .iter()
-                    .map(|p| [p[0] as f32, p[1] as f32])
-                    .collect(),
+        .partition(|r| r.origin == "verified");
+    let convert = |rois: Vec<roi::Roi>| -> Vec<Detection> {
+        rois.into_iter()
+            .filter_map(|r| {
+                let (x, y, w, h) = r.rect;
+                Some(Detection {
+                    class: class_of(&r.roi_type)?,
+                    bbox: BBox::new(x as f32, y as f32, w as f32, h as f32),
+                    score: r.confidence as f32,
+                    points: r
+                        .points
+                        .iter()
+                        .map(|p| [p[0] as f32, p[1] as f32])
+                        .collect(),
+                })
             })
-        })
-        .collect()
+            .collect()
+    };
+    (convert(first), convert(verified))
 }
 
 /// Replaces the buffer's face / plate ROI metas with the tracker's boxes.
@@ -277,7 +283,7 @@ impl RedactTrack {
                 gst::info!(CAT, imp = self, "tracking with {config:?}");
                 state.tracker = Some(Tracker::new(config));
             }
-            let detections = detections_of(&buffer);
+            let (detections, verified) = detections_of(&buffer);
             let cut = match (info.as_ref(), format) {
                 (Some(i), Some(format)) => {
                     let sample = if state.path == Some(Path::Cuda) {
@@ -304,7 +310,7 @@ impl RedactTrack {
                 .tracker
                 .as_mut()
                 .expect("created above")
-                .push(&detections, cut);
+                .push_verified(&detections, &verified, cut);
             Self::release(&mut state, released)
         };
         self.stats.lock().unwrap().add(boxes_in(&out), watch.lap());
