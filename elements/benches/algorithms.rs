@@ -1,5 +1,6 @@
 //! Per-frame cost of the plain-Rust algorithms on synthetic frames: building model inputs
-//! (`Preprocessor::fill_tensor`) and masking. Prints the median of repeated runs.
+//! (`Preprocessor::fill_tensor`), masking, and the tracker's look at the picture (the luma
+//! sample, the cut detector, the picture's shift). Prints the median of repeated runs.
 //!
 //!     cargo bench -p redact-elements
 
@@ -11,7 +12,9 @@ use redact_elements::algo::frame::{OwnedFrame, PixelFormat, YuvMatrix};
 use redact_elements::algo::mask::{
     MaskStyle, Method, Region, Scratch, Shape, Strength, mask_region, planes_for,
 };
+use redact_elements::algo::motion::ShiftEstimator;
 use redact_elements::algo::preprocess::{InputSpec, Preprocessor};
+use redact_elements::algo::track::{CutDetector, luma_sample};
 
 fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
     f(); // warm-up: buffers sized, caches filled
@@ -132,5 +135,43 @@ fn main() {
             }
         });
         println!("| {name} | {:.2} |", t.as_secs_f64() * 1e3);
+    }
+
+    // The tracker's look at each frame: its luma sample, then the cut detector and the
+    // picture's shift on it (a frame against the same frame 40 px to the side).
+    println!();
+    println!("| tracker, per frame | ms (median of {runs}) |");
+    println!("|---|---|");
+    for (w, h) in [(1920, 1080), (1280, 720), (640, 360)] {
+        let f = frame(PixelFormat::I420, w, h);
+        let view = f.view();
+        let t = median_of(runs, || {
+            black_box(luma_sample(black_box(&view)));
+        });
+        println!("| {w}x{h} luma sample | {:.3} |", t.as_secs_f64() * 1e3);
+        let sample = luma_sample(&view);
+        let width = w.div_ceil(4);
+        let moved: Vec<u8> = sample
+            .chunks_exact(width)
+            .flat_map(|row| {
+                row[10..]
+                    .iter()
+                    .chain(&row[..10])
+                    .copied()
+                    .collect::<Vec<u8>>()
+            })
+            .collect();
+        let mut cuts = CutDetector::default();
+        let t = median_of(runs, || {
+            black_box(cuts.next(black_box(&sample), width));
+        });
+        println!("| {w}x{h} cut detector | {:.3} |", t.as_secs_f64() * 1e3);
+        let mut shifts = ShiftEstimator::new();
+        let mut flip = false;
+        let t = median_of(runs, || {
+            flip = !flip;
+            black_box(shifts.next(black_box(if flip { &sample } else { &moved }), width));
+        });
+        println!("| {w}x{h} picture shift | {:.3} |", t.as_secs_f64() * 1e3);
     }
 }

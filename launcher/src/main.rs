@@ -311,9 +311,10 @@ struct DetectorArgs {
     /// Frames a track keeps a predicted box after its last detection; 0 = half a second.
     #[arg(long, default_value_t = 0)]
     max_age: u32,
-    /// Missed faces keep their own velocity while the camera pans or zooms, instead of
-    /// moving with the picture (the default): more boxes left on empty background and,
-    /// measured, more leaked frames by the pixel score (README "Leaks").
+    /// Tracks keep their own velocity while the camera pans, zooms or whips, instead of
+    /// moving with the picture (the default: its shift measured on every frame, and the
+    /// motion of the tracks found): more leaked frames and more boxes left on empty
+    /// background, measured (README "Leaks").
     #[arg(long)]
     no_follow_camera: bool,
     /// Where video is decoded, detected, tracked and masked. auto: the NVIDIA GPU when

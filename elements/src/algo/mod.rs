@@ -6,6 +6,7 @@ pub mod detector;
 pub mod families;
 pub mod frame;
 pub mod mask;
+pub mod motion;
 pub mod nms;
 pub mod pool;
 pub mod preprocess;

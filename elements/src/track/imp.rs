@@ -13,8 +13,9 @@ use gst::subclass::prelude::*;
 use crate::algo::cost::Stopwatch;
 use crate::algo::detection::{BBox, Detection, ObjectClass};
 use crate::algo::frame::PixelFormat;
+use crate::algo::motion::ShiftEstimator;
 use crate::algo::track::{
-    CutDetector, FrameBoxes, SceneChange, Tracker, TrackerConfig, luma_sample,
+    CutDetector, FrameBoxes, FrameInput, SceneChange, Tracker, TrackerConfig, luma_sample,
 };
 use crate::cuda::element::{ContextHandler, Device, Path};
 use crate::cuda::{self, CudaFrameMap, Engine};
@@ -81,6 +82,8 @@ struct State {
     path: Option<Path>,
     tracker: Option<Tracker>,
     cuts: CutDetector,
+    /// The picture's motion, for camera-following.
+    shifts: ShiftEstimator,
     held: VecDeque<Held>,
     /// The kernels, on the CUDA path (the cut detector's sample is made on the device).
     engine: Option<Engine>,
@@ -284,7 +287,13 @@ impl RedactTrack {
                 state.tracker = Some(Tracker::new(config));
             }
             let (detections, verified) = detections_of(&buffer);
-            let cut = match (info.as_ref(), format) {
+            let follow_camera = state
+                .tracker
+                .as_ref()
+                .expect("created above")
+                .config()
+                .follow_camera;
+            let (cut, shift) = match (info.as_ref(), format) {
                 (Some(i), Some(format)) => {
                     let sample = if state.path == Some(Path::Cuda) {
                         device_luma_sample(&mut state.engine, &buffer, i, format).map_err(|e| {
@@ -298,9 +307,15 @@ impl RedactTrack {
                     } else {
                         host_luma_sample(&buffer, i, format)
                     };
-                    state.cuts.next(&sample, (i.width() as usize).div_ceil(4))
+                    let width = (i.width() as usize).div_ceil(4);
+                    let shift = if follow_camera {
+                        state.shifts.next(&sample, width)
+                    } else {
+                        None
+                    };
+                    (state.cuts.next(&sample, width), shift)
                 }
-                _ => SceneChange::None,
+                _ => (SceneChange::None, None),
             };
             if cut != SceneChange::None {
                 gst::debug!(CAT, imp = self, "{cut:?} at {:?}: tracks end", buffer.pts());
@@ -310,7 +325,12 @@ impl RedactTrack {
                 .tracker
                 .as_mut()
                 .expect("created above")
-                .push_verified(&detections, &verified, cut);
+                .push_frame(FrameInput {
+                    detections: &detections,
+                    verified: &verified,
+                    change: cut,
+                    shift,
+                });
             Self::release(&mut state, released)
         };
         self.stats.lock().unwrap().add(boxes_in(&out), watch.lap());
@@ -365,6 +385,7 @@ impl RedactTrack {
                 state.held.clear();
                 state.tracker = None;
                 state.cuts = CutDetector::default();
+                state.shifts.reset();
             }
             _ => {}
         }
@@ -503,7 +524,7 @@ impl ObjectImpl for RedactTrack {
                     .build(),
                 glib::ParamSpecBoolean::builder("follow-camera")
                     .nick("Follow the camera")
-                    .blurb("While the camera pans or zooms (as the tracks found on two frames in a row show), missed faces move with the picture instead of on their own velocity: far fewer boxes left on empty background, fewer leaked frames by the pixel score")
+                    .blurb("Tracks move with the picture: its shift, measured on every frame (whip-pans: the smeared faces' boxes go where the picture takes them), and while the camera pans or zooms as the tracks found on two frames in a row show, missed faces move and scale with it instead of on their own velocity: fewer leaked frames, far fewer boxes left on empty background")
                     .default_value(DEFAULT_FOLLOW_CAMERA)
                     .mutable_ready()
                     .build(),
