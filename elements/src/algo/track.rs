@@ -661,7 +661,7 @@ impl Tracker {
         for (di, d) in detections.iter().enumerate() {
             if !is_first(di) && !matched_det[di] {
                 // (The first pass's detections come first: their boxes are in already.)
-                let first_pass_boxes: Vec<BBox> = boxes
+                let first_pass_boxes: Vec<&TrackedBox> = boxes
                     .iter()
                     .filter(|b| {
                         b.origin != Origin::Verified
@@ -669,9 +669,22 @@ impl Tracker {
                                 self.tracks.iter().any(|t| t.id == id && t.first_pass)
                             })
                     })
-                    .map(|b| b.bbox)
                     .collect();
-                if mostly_covered(&d.bbox, &first_pass_boxes) {
+                let regions: Vec<BBox> = first_pass_boxes.iter().map(|b| b.bbox).collect();
+                if mostly_covered(&d.bbox, &regions) {
+                    continue;
+                }
+                // One that overlaps a first-pass track's box is that face: masked under
+                // the track's id (a reviewer who keeps the track visible keeps all of
+                // it), without steering the track.
+                let owner = first_pass_boxes
+                    .iter()
+                    .filter(|b| b.track_id.is_some())
+                    .map(|b| (b.bbox.iou(&d.bbox), b.track_id))
+                    .filter(|(iou, _)| *iou >= cfg.match_iou)
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                if let Some((_, id)) = owner {
+                    boxes.push(from_detection(d, id, Origin::Verified));
                     continue;
                 }
             }
@@ -1178,6 +1191,10 @@ mod tests {
             if i == 20 {
                 verified.push(det(400.0 + i as f32, 300.0, 0.4));
             }
+            if i == 16 {
+                // Overlapping C's detection but sticking out of it.
+                verified.push(det(400.0 + i as f32 + 15.0, 300.0, 0.4));
+            }
             out.extend(tracker.push_frame(FrameInput {
                 detections: &first,
                 verified: &verified,
@@ -1244,6 +1261,16 @@ mod tests {
             assert_eq!(c.len(), 1, "frame {i}: {c:?}");
             assert_eq!((c[0].track_id, c[0].origin), (c_id, Origin::Predicted));
         }
+        // One that overlaps C's box but sticks out is masked under C's id, and C goes on
+        // from its own detection.
+        let c16 = on_c(16);
+        assert_eq!(c16.len(), 2, "{c16:?}");
+        assert!(c16.iter().all(|b| b.track_id == c_id));
+        assert!(
+            c16.iter()
+                .any(|b| b.origin == Origin::Verified && b.bbox.x > 425.0)
+        );
+        assert_eq!(on_c(17)[0].bbox.x, 417.0);
     }
 
     #[test]
