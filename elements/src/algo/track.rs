@@ -863,10 +863,12 @@ pub enum SceneChange {
 pub struct FrameInput<'a> {
     /// The first pass's detections.
     pub detections: &'a [Detection],
-    /// The verification pass's (a second model, outside the first pass's boxes): matched
-    /// to tracks of their own, their boxes `Origin::Verified`. Tracks of verified
-    /// detections alone are interpolated between them, predicted for `UNCONFIRMED_MAX_AGE`
-    /// frames (taken back when no find follows) and never backfilled.
+    /// The verification pass's (a second model, outside the first pass's boxes): their
+    /// boxes `Origin::Verified`; one (nearly) wholly inside a first-pass box is dropped,
+    /// one that overlaps a first-pass track's box is masked under its id without steering
+    /// it, the others are matched to tracks of their own, which are interpolated between
+    /// finds, predicted for `UNCONFIRMED_MAX_AGE` frames (taken back when no find follows)
+    /// and never backfilled.
     pub verified: &'a [Detection],
     /// What the frame is to the ones before it.
     pub change: SceneChange,
