@@ -133,7 +133,7 @@ impl ShiftEstimator {
         }
         // A pyramid of both, halved until the coarsest is at most COARSEST cells wide: the
         // search there covers a quarter of the frame each way, each finer level refines.
-        let mut levels = vec![(previous.clone(), grid)];
+        let mut levels = vec![(previous, grid)];
         while levels
             .last()
             .is_some_and(|(a, _)| a.w > COARSEST && a.h >= 8)
@@ -148,7 +148,7 @@ impl ShiftEstimator {
         for (a, b) in levels.iter().rev().skip(1) {
             (dx, dy, c) = a.best(b, (2 * dx, 2 * dy), 1, 1)?;
         }
-        let grid = &levels[0].1;
+        let (previous, grid) = &levels[0];
         if c < SHIFT_MIN_CORRELATION {
             return None;
         }

@@ -17,6 +17,7 @@ use crate::algo::detection::{BBox, Detection, ObjectClass, mostly_covered};
 use crate::algo::detector::{Detector, DetectorConfig, DetectorError};
 use crate::algo::frame::PixelFormat;
 use crate::algo::pool::OrderedPool;
+use crate::algo::track::Origin;
 use crate::cuda::{
     self, CudaFrameMap, Engine,
     element::{ContextHandler, Device, Path},
@@ -725,7 +726,7 @@ impl RedactDetect {
             detections.retain(|d| !mostly_covered(&d.bbox, &regions));
             self.stats.lock().unwrap().verified += detections.len() as u64;
         }
-        let origin = verify.then_some("verified");
+        let origin = verify.then_some(Origin::Verified.as_str());
         if done.detect {
             gst::debug!(
                 CAT,

@@ -15,7 +15,7 @@ use crate::algo::detection::{BBox, Detection, ObjectClass};
 use crate::algo::frame::PixelFormat;
 use crate::algo::motion::ShiftEstimator;
 use crate::algo::track::{
-    CutDetector, FrameBoxes, FrameInput, SceneChange, Tracker, TrackerConfig, luma_sample,
+    CutDetector, FrameBoxes, FrameInput, Origin, SceneChange, Tracker, TrackerConfig, luma_sample,
 };
 use crate::cuda::element::{ContextHandler, Device, Path};
 use crate::cuda::{self, CudaFrameMap, Engine};
@@ -111,7 +111,7 @@ fn class_of(roi_type: &str) -> Option<ObjectClass> {
 fn detections_of(buffer: &gst::BufferRef) -> (Vec<Detection>, Vec<Detection>) {
     let (verified, first): (Vec<_>, Vec<_>) = roi::read_all(buffer)
         .into_iter()
-        .partition(|r| r.origin == "verified");
+        .partition(|r| r.origin == Origin::Verified.as_str());
     let convert = |rois: Vec<roi::Roi>| -> Vec<Detection> {
         rois.into_iter()
             .filter_map(|r| {
