@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{redact, stderr, temp_dir};
-use redact::detections::DetectionsFile;
+use redact::detections::{DetectionRecord, DetectionsFile};
 
 fn read_json(path: &Path) -> DetectionsFile {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -301,6 +301,7 @@ fn gst_inspect_lists_every_property_with_its_default() {
         ("model-dir", "Default: null"),
         ("face-input-size", "Default: 0"),
         ("face-input-scale", "Default:               2"),
+        ("face-extra-scale", "Default:               1"),
         ("interval", "Default: 1"),
         ("workers", "Default: 0"),
         ("threads", "Default: 0"),
@@ -438,6 +439,64 @@ fn verification_adds_only_uncovered_faces() {
             assert!(
                 b.intersection_area(&bbox(f.bbox)) < 0.9 * b.area(),
                 "{d:?} inside {f:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The second face pass (the frame at its own size, on by default) finds a face the
+/// upscaled first pass finds only in part (cut by the photo's edge), and its finds are
+/// merged with the first pass's: nothing is lost, no face gets two boxes.
+#[test]
+fn the_second_face_scale_adds_what_the_first_misses() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = temp_dir("detect-extra-scale");
+    let photo = data.join("faces-crowd/images/maksssksksss843.png");
+    let detect = |name: &str, extra: &[&str]| {
+        let out = dir.join(name);
+        let mut args = vec![
+            "detect",
+            photo.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--no-verify",
+            "--no-plates",
+            "--threads",
+            "1",
+        ];
+        args.extend(extra);
+        let run = redact(&args);
+        assert!(run.status.success(), "{}", stderr(&run));
+        read_json(&out).frames.remove(0).detections
+    };
+    let bbox = |b: [f64; 4]| {
+        let [x, y, w, h] = b.map(|v| v as f32);
+        redact_elements::algo::detection::BBox::new(x, y, w, h)
+    };
+    let one = detect("one.json", &["--face-extra-scale", "0"]);
+    let two = detect("two.json", &[]);
+    // The annotated face at the left edge (gt.json: [1, 132, 58, 83]).
+    let edge = redact_elements::algo::detection::BBox::new(1.0, 132.0, 58.0, 83.0);
+    let found = |ds: &[DetectionRecord]| ds.iter().any(|d| bbox(d.bbox).iou(&edge) >= 0.5);
+    assert!(
+        !found(&one),
+        "one pass finds the edge face only in part: {one:?}"
+    );
+    assert!(found(&two), "the second scale finds it: {two:?}");
+    for d in &one {
+        assert!(
+            two.iter().any(|e| bbox(e.bbox).iou(&bbox(d.bbox)) > 0.3),
+            "{d:?} of the first pass kept"
+        );
+    }
+    for (i, a) in two.iter().enumerate() {
+        for b in &two[i + 1..] {
+            assert!(
+                bbox(a.bbox).iou(&bbox(b.bbox)) <= 0.3,
+                "{a:?} and {b:?}: one face twice"
             );
         }
     }

@@ -11,7 +11,9 @@ use redact::detections::DetectionsFile;
 fn detect(path: &Path, extra: &[&str]) -> DetectionsFile {
     let out = path.with_extension("detections.json");
     // The plain detector (no tracking, no second model: CenterFace at 0.2 also takes
-    // blurred heads for faces): what a re-detection pass sees frame by frame.
+    // blurred heads for faces): what a re-detection pass sees frame by frame. One face
+    // scale, as `common::plain_faces` (with the second it takes a guitar's logo in the
+    // group photo for a face, at 0.38).
     let mut args = vec![
         "detect",
         path.to_str().unwrap(),
@@ -19,6 +21,8 @@ fn detect(path: &Path, extra: &[&str]) -> DetectionsFile {
         out.to_str().unwrap(),
         "--no-track",
         "--no-verify",
+        "--face-extra-scale",
+        "0",
     ];
     args.extend(extra);
     let run = redact(&args);

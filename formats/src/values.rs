@@ -92,6 +92,16 @@ pub fn input_scale(s: &str) -> Result<f64, String> {
     number_in(s, 0.25, 4.0)
 }
 
+/// The scale of an optional extra pass: 0 (none) or an input scale.
+pub fn extra_scale(s: &str) -> Result<f64, String> {
+    match number_in(s, 0.0, 4.0)? {
+        v if v == 0.0 || v >= 0.25 => Ok(v),
+        v => Err(format!(
+            "{v} is neither 0 (no extra pass) nor within 0.25..4"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +124,9 @@ mod tests {
         assert_eq!(parse_ids("3, 7,"), Ok(vec![3, 7]));
         assert!(parse_ids("a").unwrap_err().contains("not a track id"));
         assert!(unit_interval("NaN").is_err() && input_scale("5").is_err());
+        assert_eq!(extra_scale("0"), Ok(0.0));
+        assert_eq!(extra_scale("1"), Ok(1.0));
+        assert!(extra_scale("0.1").unwrap_err().contains("neither 0"));
         assert_eq!(non_negative("0.5"), Ok(0.5));
     }
 }

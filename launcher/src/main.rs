@@ -12,7 +12,8 @@ use redact::progress::{Progress, ProgressLines};
 use redact::run::{self, MaskOptions, Quality, RunOptions};
 use redact_elements::detect as defaults;
 use redact_formats::values::{
-    input_scale, non_negative, parse_area, parse_color, parse_crop, parse_ids, unit_interval,
+    extra_scale, input_scale, non_negative, parse_area, parse_color, parse_crop, parse_ids,
+    unit_interval,
 };
 use std::sync::Arc;
 
@@ -293,6 +294,12 @@ struct DetectorArgs {
     /// Scale of the frame for the face detector when --face-input-size is 0 (0.25..4).
     #[arg(long, default_value_t = defaults::DEFAULT_FACE_INPUT_SCALE, value_parser = input_scale)]
     face_input_scale: f64,
+    /// A second face pass on the frame at this scale, merged with the first (0 = none): it
+    /// finds blurred small faces the upscaled pass misses. Skipped where its input would be
+    /// within 15 % of the first pass's (1080p and larger, by default). About +45 % face
+    /// detection time at 720p.
+    #[arg(long, default_value_t = defaults::DEFAULT_FACE_EXTRA_SCALE, value_parser = extra_scale)]
+    face_extra_scale: f64,
     /// Run the detectors on every Nth frame only.
     #[arg(long, default_value_t = defaults::DEFAULT_INTERVAL, value_parser = clap::value_parser!(u32).range(1..))]
     interval: u32,
@@ -364,6 +371,7 @@ impl DetectorArgs {
             model_dir: self.model_dir.clone(),
             face_input_size: self.face_input_size,
             face_input_scale: self.face_input_scale,
+            face_extra_scale: self.face_extra_scale,
             interval: self.interval,
             workers: self.workers,
             threads: self.threads,

@@ -23,6 +23,8 @@ pub struct DetectOptions {
     pub model_dir: Option<PathBuf>,
     pub face_input_size: u32,
     pub face_input_scale: f64,
+    /// Scale of the frame for a second face pass (0 = none; `redactdetect face-extra-scale`).
+    pub face_extra_scale: f64,
     pub interval: u32,
     pub workers: u32,
     pub threads: u32,
@@ -85,6 +87,7 @@ impl Default for DetectOptions {
             model_dir: None,
             face_input_size: defaults::DEFAULT_FACE_INPUT_SIZE,
             face_input_scale: defaults::DEFAULT_FACE_INPUT_SCALE,
+            face_extra_scale: defaults::DEFAULT_FACE_EXTRA_SCALE,
             interval: defaults::DEFAULT_INTERVAL,
             workers: defaults::DEFAULT_WORKERS,
             threads: defaults::DEFAULT_THREADS,
@@ -159,6 +162,7 @@ impl DetectOptions {
             .property("face-threshold", v.threshold)
             .property("face-input-size", 0u32)
             .property("face-input-scale", v.input_scale)
+            .property("face-extra-scale", 0.0f64)
             // --interval is the speed setting: the verification pass follows it.
             .property("interval", self.interval)
             .property("workers", self.workers)
@@ -194,6 +198,7 @@ impl DetectOptions {
             .property("plate-model", &self.plate_model)
             .property("face-input-size", self.face_input_size)
             .property("face-input-scale", self.face_input_scale)
+            .property("face-extra-scale", self.face_extra_scale)
             .property("interval", self.interval)
             .property("workers", self.workers)
             .property("threads", self.threads)

@@ -213,6 +213,12 @@ impl Detector {
         self.config.threshold = threshold;
     }
 
+    /// The IoU above which the model's boxes of one object are merged (non-maximum
+    /// suppression), also used to merge two passes of the model.
+    pub fn nms_iou(&self) -> f32 {
+        self.family.nms_iou()
+    }
+
     /// CPU time spent in `detect` since the last call, by stage (the caller sums).
     pub fn take_cost(&mut self) -> DetectCost {
         std::mem::take(&mut self.cost)

@@ -16,6 +16,7 @@ use crate::algo::cost::DetectCost;
 use crate::algo::detection::{BBox, Detection, ObjectClass, mostly_covered};
 use crate::algo::detector::{Detector, DetectorConfig, DetectorError};
 use crate::algo::frame::PixelFormat;
+use crate::algo::nms::nms;
 use crate::algo::pool::OrderedPool;
 use crate::algo::track::Origin;
 use crate::cuda::{
@@ -47,6 +48,14 @@ pub const DEFAULT_FACE_THRESHOLD: f64 = 0.3;
 pub const DEFAULT_PLATE_THRESHOLD: f64 = 0.2;
 pub const DEFAULT_FACE_INPUT_SIZE: u32 = 0;
 pub const DEFAULT_FACE_INPUT_SCALE: f64 = 2.0;
+// A second face pass on the frame at its own size: YuNet on the upscaled frame misses
+// blurred small faces (and some covered ones) that it finds at 1x. On the leaked
+// face-frames of the leak benchmark's dev video (720p: the first pass sees 1.5x), YuNet-n
+// at 1x covers 33 of 514 at 0.3, 100 at 0.2 (README "Leaks").
+pub const DEFAULT_FACE_EXTRA_SCALE: f64 = 1.0;
+/// A face pass whose input is within this fraction of an earlier face pass's input size
+/// on the same frame would find the same faces: it is skipped.
+const SAME_INPUT: f32 = 0.15;
 pub const DEFAULT_INTERVAL: u32 = 1;
 pub const DEFAULT_WORKERS: u32 = 0;
 pub const DEFAULT_THREADS: u32 = 0;
@@ -64,6 +73,7 @@ struct Settings {
     plate_threshold: f64,
     face_input_size: u32,
     face_input_scale: f64,
+    face_extra_scale: f64,
     model_dir: Option<String>,
     interval: u32,
     workers: u32,
@@ -82,6 +92,7 @@ impl Default for Settings {
             plate_threshold: DEFAULT_PLATE_THRESHOLD,
             face_input_size: DEFAULT_FACE_INPUT_SIZE,
             face_input_scale: DEFAULT_FACE_INPUT_SCALE,
+            face_extra_scale: DEFAULT_FACE_EXTRA_SCALE,
             model_dir: None,
             interval: DEFAULT_INTERVAL,
             workers: DEFAULT_WORKERS,
@@ -121,7 +132,7 @@ impl Settings {
         let model_dir = self.model_dir.as_ref().map(PathBuf::from);
         let mut configs = Vec::new();
         if self.classes.contains(Classes::FACE) {
-            configs.push(DetectorConfig {
+            let face = DetectorConfig {
                 class: ObjectClass::Face,
                 model: self.face_model.clone(),
                 model_dir: model_dir.clone(),
@@ -130,7 +141,20 @@ impl Settings {
                 input_scale: self.face_input_scale as f32,
                 threads: self.threads as usize,
                 cuda: None,
+            };
+            // The extra pass: same model, the frame at `face_extra_scale` (`run_detectors`
+            // skips it on frames where it would see the frame at the first pass's size;
+            // with the same scale it would on every frame).
+            let same_scale = self.face_input_size == 0
+                && (self.face_extra_scale - self.face_input_scale).abs()
+                    <= f64::from(SAME_INPUT) * self.face_extra_scale.max(self.face_input_scale);
+            let extra = (self.face_extra_scale > 0.0 && !same_scale).then(|| DetectorConfig {
+                input_size: 0,
+                input_scale: self.face_extra_scale as f32,
+                ..face.clone()
             });
+            configs.push(face);
+            configs.extend(extra);
         }
         if self.classes.contains(Classes::LICENSE_PLATE) {
             configs.push(DetectorConfig {
@@ -250,8 +274,20 @@ fn run_detectors(
     mut detect: impl FnMut(&mut Detector) -> Result<Vec<Detection>, DetectorError>,
 ) -> Result<Vec<Detection>, String> {
     let mut detections = Vec::new();
+    let (w, h) = (job.info.width() as usize, job.info.height() as usize);
+    // Input long sides of the face passes run so far, and the IoU their merge uses.
+    let mut face_sides: Vec<usize> = Vec::new();
+    let mut face_nms_iou = None;
     for detector in detectors {
         let class = detector.config().class;
+        if class == ObjectClass::Face {
+            let side = detector.config().input_long_side(w, h);
+            if face_sides.iter().any(|&s| same_input(s, side)) {
+                continue;
+            }
+            face_sides.push(side);
+            face_nms_iou.get_or_insert(detector.nms_iou());
+        }
         detector.set_threshold(match class {
             ObjectClass::Face => job.face_threshold,
             ObjectClass::LicensePlate => job.plate_threshold,
@@ -260,7 +296,16 @@ fn run_detectors(
         cost.push((class, detector.take_cost()));
         detections.extend(found?);
     }
-    Ok(detections)
+    // Two face passes find most faces twice: one box each, the higher score's.
+    match face_nms_iou {
+        Some(iou) if face_sides.len() > 1 => Ok(nms(detections, iou)),
+        _ => Ok(detections),
+    }
+}
+
+/// Whether two model inputs are so near in size that the second pass would add nothing.
+fn same_input(a: usize, b: usize) -> bool {
+    (a as f32 - b as f32).abs() <= SAME_INPUT * a.max(b) as f32
 }
 
 struct State {
@@ -408,6 +453,14 @@ impl ObjectImpl for RedactDetect {
                     .default_value(DEFAULT_FACE_INPUT_SCALE)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecDouble::builder("face-extra-scale")
+                    .nick("Face extra scale")
+                    .blurb("A second face pass on the frame at this scale, its finds merged with the first pass's (0 = none). It finds blurred small faces that the upscaled first pass misses; on frames where its input would be within 15 % of the first pass's size (1080p and larger with the defaults) it is skipped")
+                    .minimum(0.0)
+                    .maximum(4.0)
+                    .default_value(DEFAULT_FACE_EXTRA_SCALE)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt::builder("interval")
                     .nick("Interval")
                     .blurb("Run the detectors on every Nth frame only (frames in between get no metas)")
@@ -467,6 +520,7 @@ impl ObjectImpl for RedactDetect {
             "model-dir" => s.model_dir = value.get().expect("type checked upstream"),
             "face-input-size" => s.face_input_size = value.get().expect("type checked upstream"),
             "face-input-scale" => s.face_input_scale = value.get().expect("type checked upstream"),
+            "face-extra-scale" => s.face_extra_scale = value.get().expect("type checked upstream"),
             "interval" => s.interval = value.get().expect("type checked upstream"),
             "workers" => s.workers = value.get().expect("type checked upstream"),
             "threads" => s.threads = value.get().expect("type checked upstream"),
@@ -491,6 +545,7 @@ impl ObjectImpl for RedactDetect {
             "model-dir" => s.model_dir.to_value(),
             "face-input-size" => s.face_input_size.to_value(),
             "face-input-scale" => s.face_input_scale.to_value(),
+            "face-extra-scale" => s.face_extra_scale.to_value(),
             "interval" => s.interval.to_value(),
             "workers" => s.workers.to_value(),
             "threads" => s.threads.to_value(),
