@@ -111,6 +111,16 @@ struct Kalman1 {
 /// 529 / 529 / 529 leaked face-frames, 342 / 432 / 477 / 574 boxes on the backdrop.
 const BACKFILL_REACH: f32 = 2.0;
 
+/// How many frames before its first detection a track is backfilled at most. A cross-fade
+/// is seen only once it has mixed in most of the next scene (`CutDetector`: up to 16
+/// frames, seen at its end), and the next scene's faces are often found early in it: a
+/// backfill reaching further back lands in frames already released before the fade is
+/// seen, on the previous scene. Measured (2026-11-27, by dropping backfilled boxes from the
+/// dev video's detections with the second face scale): at most 6 / 8 / 10 / 12 / 15 (the
+/// lookahead) frames: 422 / 419 / 419 / 419 / 419 leaked face-frames, 141 / 149 / 165 / 203
+/// / 252 boxes on the backdrop (most of them on the two cross-fades).
+const BACKFILL_FRAMES: u64 = 8;
+
 /// Velocity kept per frame without a detection.
 const VELOCITY_DAMPING: f32 = 0.9;
 
@@ -181,6 +191,8 @@ struct Track {
     /// track found once) but not backfilled: the second model is looser, and its stray
     /// boxes are not to grow into tracks.
     first_pass: bool,
+    /// Frame and box of the last verified find masked under this (first-pass) track's id.
+    attached: Option<(u64, BBox)>,
 }
 
 impl Track {
@@ -202,6 +214,7 @@ impl Track {
             misses: 0,
             zoom: 1.0,
             first_pass,
+            attached: None,
         }
     }
 
@@ -661,6 +674,9 @@ impl Tracker {
         // The first pass's boxes on this frame (its tracks' and its untracked detections'),
         // taken once, at the first verified detection: the first pass's come first.
         let mut first_pass_boxes: Option<(Vec<BBox>, Vec<Option<u32>>)> = None;
+        // Verified finds masked under a first-pass track's id on this frame and an earlier
+        // one: (track id, class, score, earlier frame, earlier box, this box).
+        let mut attached_bridges = Vec::new();
         for (di, d) in detections.iter().enumerate() {
             if !is_first(di) && !matched_det[di] {
                 let (regions, ids) = first_pass_boxes.get_or_insert_with(|| {
@@ -689,6 +705,24 @@ impl Tracker {
                     .filter(|(iou, _)| *iou >= cfg.match_iou)
                     .max_by(|a, b| a.0.total_cmp(&b.0));
                 if let Some((_, id)) = owner {
+                    // Bridged from the track's last such find, as a track of verified
+                    // finds would be (with --interval 3 the frames between go unchecked).
+                    if let Some(track) = self.tracks.iter_mut().find(|t| Some(t.id) == id) {
+                        if let Some((from, a)) = track.attached
+                            && frame > from + 1
+                            && frame <= from + u64::from(UNCONFIRMED_MAX_AGE) + 1
+                        {
+                            attached_bridges.push((
+                                track.id,
+                                track.class,
+                                track.score,
+                                from,
+                                a,
+                                d.bbox,
+                            ));
+                        }
+                        track.attached = Some((frame, d.bbox));
+                    }
                     boxes.push(from_detection(d, id, Origin::Verified));
                     continue;
                 }
@@ -724,6 +758,19 @@ impl Tracker {
                 }
             }
         }
+        for (id, class, score, from, a, b) in attached_bridges {
+            let span = (frame - from) as f32;
+            for held in self.held.iter_mut().filter(|h| h.index > from) {
+                held.boxes.push(TrackedBox {
+                    class,
+                    bbox: lerp_box(&a, &b, (held.index - from) as f32 / span),
+                    score,
+                    track_id: Some(id),
+                    origin: Origin::Interpolated,
+                    points: Vec::new(),
+                });
+            }
+        }
         // Backfill: before its first detection a track's box moves back along the mean
         // velocity between its first two (or first and latest) detections; not before the
         // scene's start, not where it is less than half inside the picture.
@@ -738,11 +785,9 @@ impl Tracker {
             );
             let (class, score) = (track.class, track.score);
             track.backfill_from = None;
-            for held in self
-                .held
-                .iter_mut()
-                .filter(|h| h.index >= self.scene_start && h.index < first)
-            {
+            for held in self.held.iter_mut().filter(|h| {
+                h.index >= self.scene_start && h.index < first && h.index + BACKFILL_FRAMES >= first
+            }) {
                 held.boxes
                     .retain(|bx| bx.track_id != Some(id) || bx.origin != Origin::Backfilled);
                 let back = (first - held.index) as f32;
@@ -1303,6 +1348,54 @@ mod tests {
     }
 
     #[test]
+    fn verified_finds_beside_a_track_are_bridged_under_its_id() {
+        // As with interval 3: the first pass finds a face on every third frame, the
+        // verification pass a box over its lower right part on the same frames (CenterFace
+        // on a masked face). That part stays covered on the frames between, under the
+        // face's track id; nothing after the last find.
+        let face = |i: u64| det(100.0 + 2.0 * i as f32, 100.0, 0.9);
+        let part = |i: u64| det(110.0 + 2.0 * i as f32, 115.0, 0.4);
+        let mut tracker = Tracker::new(config(15));
+        let mut out = Vec::new();
+        for i in 0..40u64 {
+            let on = i <= 30 && i % 3 == 0;
+            let first: Vec<Detection> = if on { vec![face(i)] } else { vec![] };
+            let verified: Vec<Detection> = if on { vec![part(i)] } else { vec![] };
+            out.extend(tracker.push_frame(FrameInput {
+                detections: &first,
+                verified: &verified,
+                ..FrameInput::default()
+            }));
+        }
+        out.extend(tracker.flush());
+        let id = out[0].boxes[0].track_id;
+        assert!(id.is_some());
+        for f in &out {
+            let i = f.index;
+            let on_part: Vec<&TrackedBox> = f
+                .boxes
+                .iter()
+                .filter(|b| b.bbox.iou(&part(i).bbox) > 0.9)
+                .collect();
+            if i > 30 {
+                assert!(on_part.is_empty(), "frame {i}: {on_part:?}");
+                continue;
+            }
+            assert_eq!(on_part.len(), 1, "frame {i}: {:?}", f.boxes);
+            let want = if i % 3 == 0 {
+                Origin::Verified
+            } else {
+                Origin::Interpolated
+            };
+            assert_eq!(
+                (on_part[0].track_id, on_part[0].origin),
+                (id, want),
+                "frame {i}"
+            );
+        }
+    }
+
+    #[test]
     fn missed_faces_move_with_the_picture_in_a_whip_pan() {
         // A still face at x = 500; on frames 10 and 11 the camera whips (the picture moves
         // 150 px left a frame) and the detector sees nothing; from frame 12 the face is
@@ -1460,6 +1553,29 @@ mod tests {
                 _ => assert_eq!(origins, [Origin::Detected], "frame {}", f.index),
             }
         }
+    }
+
+    #[test]
+    fn backfill_reaches_back_eight_frames_at_most() {
+        // A still face first detected at frame 20, lookahead 15: backfilled on frames
+        // 12..=19 only (the frames before could be the scene a cross-fade left).
+        let frames: Vec<(Vec<Detection>, bool)> = (0..30)
+            .map(|i| {
+                let found = if i >= 20 {
+                    vec![det(100.0, 100.0, 0.9)]
+                } else {
+                    vec![]
+                };
+                (found, false)
+            })
+            .collect();
+        let out = run(&mut Tracker::new(config(15)), frames);
+        let backfilled: Vec<u64> = out
+            .iter()
+            .filter(|f| f.boxes.iter().any(|b| b.origin == Origin::Backfilled))
+            .map(|f| f.index)
+            .collect();
+        assert_eq!(backfilled, (12..20).collect::<Vec<u64>>());
     }
 
     #[test]
