@@ -395,6 +395,28 @@ fn gst_launch_with_a_bad_model_fails_clearly() {
     assert!(all.contains("unknown model 'nosuchmodel'"), "{all}");
 }
 
+/// `redact detect PHOTO -o OUT --threads 1 EXTRA...`: the photo's detections.
+fn detect_photo(photo: &Path, out: &Path, extra: &[&str]) -> Vec<DetectionRecord> {
+    let mut args = vec![
+        "detect",
+        photo.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--threads",
+        "1",
+    ];
+    args.extend(extra);
+    let run = redact(&args);
+    assert!(run.status.success(), "{}", stderr(&run));
+    read_json(out).frames.remove(0).detections
+}
+
+/// A record's `[x, y, w, h]` as the elements' box.
+fn bbox(b: [f64; 4]) -> redact_elements::algo::detection::BBox {
+    let [x, y, w, h] = b.map(|v| v as f32);
+    redact_elements::algo::detection::BBox::new(x, y, w, h)
+}
+
 /// The verification pass (on by default) keeps every region of the first pass and adds
 /// only faces they do not cover, marked `verified`.
 #[test]
@@ -404,21 +426,7 @@ fn verification_adds_only_uncovered_faces() {
     };
     let dir = temp_dir("detect-verify");
     let photo = data.join("faces-dlib/2008_002470.jpg");
-    let detect = |name: &str, extra: &[&str]| {
-        let out = dir.join(name);
-        let mut args = vec![
-            "detect",
-            photo.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--threads",
-            "1",
-        ];
-        args.extend(extra);
-        let run = redact(&args);
-        assert!(run.status.success(), "{}", stderr(&run));
-        read_json(&out).frames.remove(0).detections
-    };
+    let detect = |name: &str, extra: &[&str]| detect_photo(&photo, &dir.join(name), extra);
     let plain = detect("plain.json", &["--no-verify"]);
     let verified = detect("verified.json", &[]);
     let (first, added): (Vec<_>, Vec<_>) = verified.iter().partition(|d| d.origin != "verified");
@@ -430,10 +438,6 @@ fn verification_adds_only_uncovered_faces() {
     for d in &added {
         assert_eq!(d.class, "face");
         // Not (nearly) wholly inside a first-pass region.
-        let bbox = |b: [f64; 4]| {
-            let [x, y, w, h] = b.map(|v| v as f32);
-            redact_elements::algo::detection::BBox::new(x, y, w, h)
-        };
         let b = bbox(d.bbox);
         for f in &first {
             assert!(
@@ -456,25 +460,9 @@ fn the_second_face_scale_adds_what_the_first_misses() {
     let dir = temp_dir("detect-extra-scale");
     let photo = data.join("faces-crowd/images/maksssksksss843.png");
     let detect = |name: &str, extra: &[&str]| {
-        let out = dir.join(name);
-        let mut args = vec![
-            "detect",
-            photo.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--no-verify",
-            "--no-plates",
-            "--threads",
-            "1",
-        ];
+        let mut args = vec!["--no-verify", "--no-plates"];
         args.extend(extra);
-        let run = redact(&args);
-        assert!(run.status.success(), "{}", stderr(&run));
-        read_json(&out).frames.remove(0).detections
-    };
-    let bbox = |b: [f64; 4]| {
-        let [x, y, w, h] = b.map(|v| v as f32);
-        redact_elements::algo::detection::BBox::new(x, y, w, h)
+        detect_photo(&photo, &dir.join(name), &args)
     };
     let one = detect("one.json", &["--face-extra-scale", "0"]);
     let two = detect("two.json", &[]);

@@ -8,26 +8,9 @@ use std::path::{Path, PathBuf};
 use common::{gst_launch, redact, stderr, temp_dir};
 use redact::detections::DetectionsFile;
 
+/// What a re-detection pass sees (`common::redetect`).
 fn detect(path: &Path, extra: &[&str]) -> DetectionsFile {
-    let out = path.with_extension("detections.json");
-    // The plain detector (no tracking, no second model: CenterFace at 0.2 also takes
-    // blurred heads for faces): what a re-detection pass sees frame by frame. One face
-    // scale, as `common::plain_faces` (with the second it takes a guitar's logo in the
-    // group photo for a face, at 0.38).
-    let mut args = vec![
-        "detect",
-        path.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--no-track",
-        "--no-verify",
-        "--face-extra-scale",
-        "0",
-    ];
-    args.extend(extra);
-    let run = redact(&args);
-    assert!(run.status.success(), "{}", stderr(&run));
-    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+    common::redetect(path, extra)
 }
 
 fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
@@ -480,6 +463,7 @@ fn manual_boxes_and_detection_files() {
     let found = detect(&png, &["--no-faces"]);
     assert_eq!(found.count("license-plate"), 1);
     let json = png.with_extension("detections.json");
+    std::fs::write(&json, serde_json::to_vec(&found).unwrap()).unwrap();
     let output = dir.join("from-json.png");
     let run = redact(&[
         "run",

@@ -54,8 +54,8 @@ pub const DEFAULT_FACE_INPUT_SCALE: f64 = 2.0;
 // at 1x covers 33 of 514 at 0.3, 100 at 0.2 (README "Leaks").
 pub const DEFAULT_FACE_EXTRA_SCALE: f64 = 1.0;
 /// A face pass whose input is within this fraction of an earlier face pass's input size
-/// on the same frame would find the same faces: it is skipped.
-const SAME_INPUT: f32 = 0.15;
+/// on the same frame would find the same faces: it is skipped ([`same_size`]).
+const SAME_INPUT: f64 = 0.15;
 pub const DEFAULT_INTERVAL: u32 = 1;
 pub const DEFAULT_WORKERS: u32 = 0;
 pub const DEFAULT_THREADS: u32 = 0;
@@ -146,8 +146,7 @@ impl Settings {
             // skips it on frames where it would see the frame at the first pass's size;
             // with the same scale it would on every frame).
             let same_scale = self.face_input_size == 0
-                && (self.face_extra_scale - self.face_input_scale).abs()
-                    <= f64::from(SAME_INPUT) * self.face_extra_scale.max(self.face_input_scale);
+                && same_size(self.face_extra_scale, self.face_input_scale);
             let extra = (self.face_extra_scale > 0.0 && !same_scale).then(|| DetectorConfig {
                 input_size: 0,
                 input_scale: self.face_extra_scale as f32,
@@ -282,7 +281,7 @@ fn run_detectors(
         let class = detector.config().class;
         if class == ObjectClass::Face {
             let side = detector.config().input_long_side(w, h);
-            if face_sides.iter().any(|&s| same_input(s, side)) {
+            if face_sides.iter().any(|&s| same_size(s as f64, side as f64)) {
                 continue;
             }
             face_sides.push(side);
@@ -303,9 +302,10 @@ fn run_detectors(
     }
 }
 
-/// Whether two model inputs are so near in size that the second pass would add nothing.
-fn same_input(a: usize, b: usize) -> bool {
-    (a as f32 - b as f32).abs() <= SAME_INPUT * a.max(b) as f32
+/// Whether two model inputs (their sizes, or the scales that make them) are so near that
+/// a second pass would add nothing.
+fn same_size(a: f64, b: f64) -> bool {
+    (a - b).abs() <= SAME_INPUT * a.max(b)
 }
 
 struct State {
