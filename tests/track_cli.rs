@@ -176,7 +176,7 @@ fn rgb_frames(path: &Path) -> (usize, usize, Vec<Vec<u8>>) {
 #[test]
 fn cut_detector_finds_the_hamilton_cuts_and_nothing_else() {
     use redact_elements::algo::frame::{OwnedFrame, PixelFormat, YuvMatrix};
-    use redact_elements::algo::track::{CutDetector, luma_sample};
+    use redact_elements::algo::scene::{CutDetector, luma_sample};
     let Some(data) = common::shared_data() else {
         return;
     };

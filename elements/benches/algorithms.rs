@@ -14,7 +14,7 @@ use redact_elements::algo::mask::{
 };
 use redact_elements::algo::motion::ShiftEstimator;
 use redact_elements::algo::preprocess::{InputSpec, Preprocessor};
-use redact_elements::algo::track::{CutDetector, luma_sample};
+use redact_elements::algo::scene::{CutDetector, luma_sample};
 
 fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
     f(); // warm-up: buffers sized, caches filled

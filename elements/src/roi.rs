@@ -26,9 +26,20 @@ pub struct Roi {
     pub origin: String,
 }
 
+/// What a candidate region's `roi_type` ends with: `face-candidate`,
+/// `license-plate-candidate`. A candidate is a find scored below the detector's threshold,
+/// which `redacttrack` uses only to continue a track; nothing masks it by default (it is
+/// not a `face` to anyone who does not ask for it).
+pub const CANDIDATE_SUFFIX: &str = "-candidate";
+
+/// The class's `roi_type` when `roi_type` is a candidate's, else None.
+pub fn candidate_class(roi_type: &str) -> Option<&str> {
+    roi_type.strip_suffix(CANDIDATE_SUFFIX)
+}
+
 /// The name of the points field for a region type.
 fn points_field(roi_type: &str) -> &'static str {
-    if roi_type == "face" {
+    if candidate_class(roi_type).unwrap_or(roi_type) == "face" {
         "landmarks"
     } else {
         "corners"

@@ -20,7 +20,7 @@ use redact_elements::algo::mask::{
     MaskStyle, Method, Region, Scratch, Shape, Strength, mask_region, planes_for,
 };
 use redact_elements::algo::preprocess::Preprocessor;
-use redact_elements::algo::track::luma_sample;
+use redact_elements::algo::scene::luma_sample;
 use redact_elements::cuda::{self, DeviceBuffer, Engine};
 
 fn project_root() -> PathBuf {
@@ -481,8 +481,11 @@ fn run_pipeline(description: &str, probed: &[&str]) -> Run {
             .unwrap()
             .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
                 if let Some(gst::PadProbeData::Buffer(b)) = &info.data {
+                    // Candidates (found below the threshold) are left out: near the
+                    // threshold GPU and CPU inference may well differ.
                     let mut rois: Vec<_> = b
                         .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+                        .filter(|m| !m.roi_type().ends_with("-candidate"))
                         .map(|m| (m.roi_type().to_string(), m.id(), m.rect()))
                         .collect();
                     rois.sort();

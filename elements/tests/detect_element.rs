@@ -110,6 +110,46 @@ fn interval_with_workers_detects_every_nth_frame() {
 }
 
 #[test]
+fn candidates_are_the_finds_below_the_threshold() {
+    let Some(data) = support::shared_data() else {
+        return;
+    };
+    let clip = data.join("video/short_hamilton_clip.mp4");
+    let props = "workers=1 threads=1";
+    let (with, _) = detect(&clip, 12, props);
+    let (without, _) = detect(&clip, 12, &format!("{props} candidate-threshold=0"));
+    let (low, _) = detect(
+        &clip,
+        12,
+        &format!("{props} candidate-threshold=0 face-threshold=0.1 plate-threshold=0.1"),
+    );
+    assert_eq!(with.len(), 12);
+    let mut candidates = 0;
+    for ((a, b), c) in with.iter().zip(&without).zip(&low) {
+        let (cands, found): (Vec<_>, Vec<_>) =
+            a.1.iter()
+                .cloned()
+                .partition(|(t, _)| t.ends_with("-candidate"));
+        // The detections are what the threshold alone gives ...
+        assert_eq!(found, b.1, "{} ms: the same detections", a.0);
+        // ... and with the candidates, as detections, what the candidate threshold gives.
+        let mut all: Vec<_> = found
+            .into_iter()
+            .chain(
+                cands
+                    .iter()
+                    .map(|(t, r)| (t.trim_end_matches("-candidate").to_string(), *r)),
+            )
+            .collect();
+        all.sort();
+        assert_eq!(all, c.1, "{} ms: detections and candidates", a.0);
+        assert!(b.1.iter().all(|(t, _)| !t.ends_with("-candidate")));
+        candidates += cands.len();
+    }
+    assert!(candidates > 0, "the clip has finds below the thresholds");
+}
+
+#[test]
 fn still_images_use_one_worker() {
     let Some(data) = support::shared_data() else {
         return;

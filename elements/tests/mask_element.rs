@@ -117,6 +117,17 @@ fn fill_masks_the_listed_types_in_every_format() {
 }
 
 #[test]
+fn candidates_are_masked_only_when_asked_for() {
+    let original = mask_frame("RGB", "", &[]);
+    let rois = [("face-candidate", -1, (8, 8, 16, 16))];
+    let props = "method=fill color=0xffff0000 padding=0";
+    let out = mask_frame("RGB", props, &rois);
+    assert_eq!(out, original, "a candidate is not a face to mask");
+    let out = mask_frame("RGB", &format!("{props} roi-types=face-candidate"), &rois);
+    assert!(close(at(&out, 15, 15), [255.0, 0.0, 0.0], 4.0));
+}
+
+#[test]
 fn every_method_and_shape_changes_the_region_only() {
     for (format, _) in FORMATS {
         let original = mask_frame(format, "", &[]);

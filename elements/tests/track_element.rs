@@ -7,16 +7,26 @@ use gst::prelude::*;
 
 /// 30 frames of 30 fps video; frames listed in `detected_on` get a face meta at a box moving
 /// 4 px per frame. Returns (pts, [(id, origin, x)]) per output frame.
+/// A region: x, y, w, h.
+type Rect = (u32, u32, u32, u32);
+
 /// Per output frame: pts in ms, and (track id, origin, x) of each meta.
 type Output = Vec<(u64, Vec<(i32, String, u32)>)>;
 
 fn track(detected_on: &[u64], props: &str) -> Output {
+    track_with_candidates(detected_on, &[], props)
+}
+
+/// [`track`], and on the frames in `candidate_on` the face as a candidate (score 0.15)
+/// with another candidate far from it.
+fn track_with_candidates(detected_on: &[u64], candidate_on: &[u64], props: &str) -> Output {
     support::init();
     let pipeline = support::pipeline(&format!(
         "videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! \
          identity name=feed ! redacttrack name=track {props} ! appsink name=sink sync=false"
     ));
     let detected_on = detected_on.to_vec();
+    let candidate_on = candidate_on.to_vec();
     let counter = std::sync::atomic::AtomicU64::new(0);
     pipeline
         .by_name("feed")
@@ -25,20 +35,30 @@ fn track(detected_on: &[u64], props: &str) -> Output {
         .unwrap()
         .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             let frame = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let face = (20 + 4 * frame as u32, 50, 40, 40);
+            let regions: Vec<(&str, Rect, f64)> = if detected_on.contains(&frame) {
+                vec![("face", face, 0.9)]
+            } else if candidate_on.contains(&frame) {
+                vec![
+                    ("face-candidate", face, 0.15),
+                    ("face-candidate", (250, 180, 40, 40), 0.15),
+                ]
+            } else {
+                vec![]
+            };
             if let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut()
-                && detected_on.contains(&frame)
+                && !regions.is_empty()
             {
                 let buffer = buffer.make_mut();
-                let mut meta = gst_video::VideoRegionOfInterestMeta::add(
-                    buffer,
-                    "face",
-                    (20 + 4 * frame as u32, 50, 40, 40),
-                );
-                meta.add_param(
-                    gst::Structure::builder("detection")
-                        .field("confidence", 0.9f64)
-                        .build(),
-                );
+                for (roi_type, rect, confidence) in regions {
+                    let mut meta =
+                        gst_video::VideoRegionOfInterestMeta::add(buffer, roi_type, rect);
+                    meta.add_param(
+                        gst::Structure::builder("detection")
+                            .field("confidence", confidence)
+                            .build(),
+                    );
+                }
             }
             gst::PadProbeReturn::Ok
         });
@@ -51,6 +71,7 @@ fn track(detected_on: &[u64], props: &str) -> Output {
             .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
             .map(|m| {
                 let p = m.param("detection").unwrap();
+                assert_eq!(m.roi_type(), "face", "the tracker removes the candidates");
                 assert_eq!(p.get::<i32>("track_id").unwrap(), m.id());
                 (m.id(), p.get::<String>("origin").unwrap(), m.rect().0)
             })
@@ -130,6 +151,30 @@ fn without_lookahead_gaps_are_predicted() {
         ]
     );
     assert!(out[12].1.is_empty(), "max-age 5: the track ends");
+}
+
+#[test]
+fn candidates_continue_a_track_and_are_removed() {
+    // Found on frames 0 and 1, then only as a candidate up to frame 20: max-age 3 would
+    // end the track on frame 5 without the candidates.
+    let out = track_with_candidates(&[0, 1], &(2..=20).collect::<Vec<_>>(), "max-age=3");
+    for (i, (_, metas)) in out.iter().enumerate() {
+        let expected: &[(i32, &str, u32)] = match i {
+            0..=20 => &[(1, "detected", 20 + 4 * i as u32)],
+            21..=23 => &[(1, "predicted", 0)],
+            _ => &[],
+        };
+        assert_eq!(metas.len(), expected.len(), "frame {i}: {metas:?}");
+        for (m, e) in metas.iter().zip(expected) {
+            assert_eq!((m.0, m.1.as_str()), (e.0, e.1), "frame {i}");
+            if e.1 == "detected" {
+                assert_eq!(m.2, e.2, "frame {i}: the candidate's box");
+            }
+        }
+    }
+    // Candidates alone start no track and are masked nowhere.
+    let out = track_with_candidates(&[], &(0..30).collect::<Vec<_>>(), "");
+    assert!(out.iter().all(|(_, metas)| metas.is_empty()));
 }
 
 #[test]

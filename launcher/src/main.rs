@@ -300,6 +300,12 @@ struct DetectorArgs {
     /// run` 8 % slower at 360p, 3 % at 720p (README "Performance").
     #[arg(long, default_value_t = defaults::DEFAULT_FACE_EXTRA_SCALE, value_parser = extra_scale)]
     face_extra_scale: f64,
+    /// Finds from this confidence up to the class's threshold only continue a track
+    /// (ByteTrack's low-score detections): a blurred face found above the threshold on a
+    /// few frames stays masked on the frames where it scores less. 0 = none; unused with
+    /// --no-track.
+    #[arg(long, default_value_t = defaults::DEFAULT_CANDIDATE_THRESHOLD, value_parser = unit_interval)]
+    candidate_threshold: f64,
     /// Run the detectors on every Nth frame only.
     #[arg(long, default_value_t = defaults::DEFAULT_INTERVAL, value_parser = clap::value_parser!(u32).range(1..))]
     interval: u32,
@@ -372,6 +378,7 @@ impl DetectorArgs {
             face_input_size: self.face_input_size,
             face_input_scale: self.face_input_scale,
             face_extra_scale: self.face_extra_scale,
+            candidate_threshold: self.candidate_threshold,
             interval: self.interval,
             workers: self.workers,
             threads: self.threads,

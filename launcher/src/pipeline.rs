@@ -25,6 +25,9 @@ pub struct DetectOptions {
     pub face_input_scale: f64,
     /// Scale of the frame for a second face pass (0 = none; `redactdetect face-extra-scale`).
     pub face_extra_scale: f64,
+    /// Finds from this score up to the class's threshold only continue tracks
+    /// (`redactdetect candidate-threshold`; not set without tracking).
+    pub candidate_threshold: f64,
     pub interval: u32,
     pub workers: u32,
     pub threads: u32,
@@ -88,6 +91,7 @@ impl Default for DetectOptions {
             face_input_size: defaults::DEFAULT_FACE_INPUT_SIZE,
             face_input_scale: defaults::DEFAULT_FACE_INPUT_SCALE,
             face_extra_scale: defaults::DEFAULT_FACE_EXTRA_SCALE,
+            candidate_threshold: defaults::DEFAULT_CANDIDATE_THRESHOLD,
             interval: defaults::DEFAULT_INTERVAL,
             workers: defaults::DEFAULT_WORKERS,
             threads: defaults::DEFAULT_THREADS,
@@ -120,6 +124,7 @@ impl DetectOptions {
         gst::ElementFactory::make("redacttrack")
             .property("lookahead", self.lookahead)
             .property("max-age", self.max_age)
+            .property("interval", self.interval)
             .property("follow-camera", self.follow_camera)
             .property_from_str("device", self.element_device(path).nick())
             .build()
@@ -199,6 +204,15 @@ impl DetectOptions {
             .property("face-input-size", self.face_input_size)
             .property("face-input-scale", self.face_input_scale)
             .property("face-extra-scale", self.face_extra_scale)
+            // Without a tracker nothing would use the candidates.
+            .property(
+                "candidate-threshold",
+                if self.track {
+                    self.candidate_threshold
+                } else {
+                    0.0
+                },
+            )
             .property("interval", self.interval)
             .property("workers", self.workers)
             .property("threads", self.threads)

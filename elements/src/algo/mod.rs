@@ -10,4 +10,5 @@ pub mod motion;
 pub mod nms;
 pub mod pool;
 pub mod preprocess;
+pub mod scene;
 pub mod track;

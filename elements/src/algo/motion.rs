@@ -1,5 +1,5 @@
 //! The picture's own motion from one frame to the next: one shift for the whole frame,
-//! found by matching the coarse luma samples the cut detector takes (`track::luma_sample`:
+//! found by matching the coarse luma samples the cut detector takes (`scene::luma_sample`:
 //! every 4th pixel of every 8th row). The tracker moves the boxes of faces it cannot see
 //! with it, as BoT-SORT's camera-motion compensation does: in a whip-pan the faces are
 //! smeared past any detector, but the picture's shift is still there to be measured.

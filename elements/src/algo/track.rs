@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 use super::detection::{BBox, Detection, ObjectClass, mostly_covered};
-use super::frame::{Frame, RowConverter};
+use super::scene::SceneChange;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -77,6 +77,19 @@ pub struct TrackerConfig {
     /// their own velocity: far fewer boxes left behind on empty background in pans and
     /// zooms (`redacttrack` turns it on by default: README "Leaks").
     pub follow_camera: bool,
+    /// Frames from one detector run to the next (the detector's `interval`; 1 = every
+    /// frame): a frame without detections may be one the detector skipped, so a track
+    /// found once lives through one missed run ([`Self::unconfirmed_max_age`]).
+    pub detect_interval: u32,
+}
+
+impl TrackerConfig {
+    /// Frames a track found only once keeps a predicted box: `UNCONFIRMED_MAX_AGE`, and at
+    /// least two detector runs (found on one, missed on the next, found again on the one
+    /// after: the frames between are covered).
+    pub fn unconfirmed_max_age(&self) -> u32 {
+        UNCONFIRMED_MAX_AGE.max(2 * self.detect_interval.max(1))
+    }
 }
 
 impl Default for TrackerConfig {
@@ -90,6 +103,7 @@ impl Default for TrackerConfig {
             growth_per_frame: 0.03,
             frame_size: (0, 0),
             follow_camera: false,
+            detect_interval: 1,
         }
     }
 }
@@ -124,7 +138,8 @@ const BACKFILL_FRAMES: u64 = 8;
 /// Velocity kept per frame without a detection.
 const VELOCITY_DAMPING: f32 = 0.9;
 
-/// Frames a track found only once keeps a predicted box (enough for `interval` 3 or 4).
+/// Frames a track found only once keeps a predicted box, detecting on every frame (with
+/// `interval` N, at least 2N: [`TrackerConfig::unconfirmed_max_age`]).
 const UNCONFIRMED_MAX_AGE: u32 = 4;
 
 // Noise relative to the box height, as ByteTrack / DeepSORT.
@@ -193,6 +208,9 @@ struct Track {
     first_pass: bool,
     /// Frame and box of the last verified find masked under this (first-pass) track's id.
     attached: Option<(u64, BBox)>,
+    /// Backfilled along the candidates found before its first detection
+    /// ([`chain_back`]), not along its motion.
+    chained: bool,
 }
 
 impl Track {
@@ -215,6 +233,7 @@ impl Track {
             zoom: 1.0,
             first_pass,
             attached: None,
+            chained: false,
         }
     }
 
@@ -287,6 +306,79 @@ impl Track {
         self.misses = 0;
         self.hits += 1;
         self.zoom = 1.0;
+    }
+}
+
+/// A new track followed back through the candidates of the held frames before its first
+/// detection: on each earlier frame the candidate that overlaps the box found after it
+/// (IoU 0.5 or more) is the same face, a little less sure. What the detector saw is better
+/// than where the track's motion would put it (a zoom that starts as the face is first
+/// found carries a motion backfill off a still face). It reaches back as far as the held
+/// frames go (the lookahead), never before the scene's start: unlike the motion backfill
+/// (`BACKFILL_FRAMES`) it is where the detector saw the face. Measured on the leak
+/// benchmark's dev video against a chain held to 8 frames: 391 -> 385 leaked face-frames
+/// (a masked child found 11 frames after a cut: now masked from the cut on), the same 128
+/// boxes on the backdrop. Frames without such a candidate (at most `max_gap` in a row) are
+/// interpolated. A chained track gets no motion backfill.
+struct Chain {
+    id: u32,
+    class: ObjectClass,
+    score: f32,
+    first: u64,
+    first_box: BBox,
+    scene_start: u64,
+    max_gap: u32,
+}
+
+impl Chain {
+    /// Adds the chain's boxes (`Origin::Backfilled`) to the held frames and takes its
+    /// candidates; false when no candidate continues the track back.
+    fn follow(
+        &self,
+        held: &mut VecDeque<FrameBoxes>,
+        candidates: &mut VecDeque<(u64, Vec<Detection>)>,
+    ) -> bool {
+        // (frame, box, score), latest first.
+        let mut links = vec![(self.first, self.first_box, self.score)];
+        for (index, finds) in candidates.iter_mut().rev() {
+            let (last, last_box, _) = *links.last().expect("starts with the first box");
+            if *index >= last {
+                continue;
+            }
+            if *index < self.scene_start
+                || last - *index > u64::from(self.max_gap) + 1
+            {
+                break;
+            }
+            let best = finds
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.class == self.class)
+                .map(|(k, d)| (k, d.bbox.iou(&last_box)))
+                .filter(|&(_, iou)| iou >= 0.5)
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((k, _)) = best {
+                let d = finds.swap_remove(k);
+                links.push((*index, d.bbox, d.score));
+            }
+        }
+        if links.len() < 2 {
+            return false;
+        }
+        for pair in links.windows(2) {
+            let ((to, b, _), (from, a, score)) = (pair[0], pair[1]);
+            for h in held.iter_mut().filter(|h| h.index >= from && h.index < to) {
+                h.boxes.push(TrackedBox {
+                    class: self.class,
+                    bbox: lerp_box(&a, &b, (h.index - from) as f32 / (to - from) as f32),
+                    score,
+                    track_id: Some(self.id),
+                    origin: Origin::Backfilled,
+                    points: Vec::new(),
+                });
+            }
+        }
+        true
     }
 }
 
@@ -422,6 +514,8 @@ pub struct Tracker {
     next_id: u32,
     /// Frames not yet released, oldest first.
     held: VecDeque<FrameBoxes>,
+    /// The candidates of the held frames that continued no track (frame index, finds).
+    held_candidates: VecDeque<(u64, Vec<Detection>)>,
     next_index: u64,
     /// First frame after the last scene cut: nothing is carried or backfilled before it.
     scene_start: u64,
@@ -437,6 +531,7 @@ impl Tracker {
             tracks: Vec::new(),
             next_id: 1,
             held: VecDeque::new(),
+            held_candidates: VecDeque::new(),
             next_index: 0,
             scene_start: 0,
             fading_from: None,
@@ -467,12 +562,22 @@ impl Tracker {
     pub fn push_frame(&mut self, input: FrameInput) -> Vec<FrameBoxes> {
         let FrameInput {
             detections: first,
+            candidates,
             verified,
             change,
             shift,
         } = input;
-        let detections: Vec<Detection> = first.iter().chain(verified).cloned().collect();
-        let is_first = |di: usize| di < first.len();
+        // The first pass's detections, then its candidates, then the verification pass's.
+        let detections: Vec<Detection> = first
+            .iter()
+            .chain(candidates)
+            .chain(verified)
+            .cloned()
+            .collect();
+        let first_pass_end = first.len() + candidates.len();
+        let is_first = |di: usize| di < first_pass_end;
+        let is_candidate = |di: usize| di >= first.len() && di < first_pass_end;
+        let unconfirmed_max_age = self.config.unconfirmed_max_age();
         let origin_of = |di: usize| {
             if is_first(di) {
                 Origin::Detected
@@ -524,14 +629,22 @@ impl Tracker {
         let high: Vec<(usize, &Detection)> = detections
             .iter()
             .enumerate()
-            .filter(|(di, d)| is_first(*di) && d.score >= cfg.high_threshold)
+            .filter(|(di, d)| is_first(*di) && !is_candidate(*di) && d.score >= cfg.high_threshold)
             .collect();
         let low: Vec<(usize, &Detection)> = detections
             .iter()
             .enumerate()
             .filter(|(di, d)| {
-                is_first(*di) && d.score < cfg.high_threshold && d.score >= cfg.low_threshold
+                is_first(*di)
+                    && !is_candidate(*di)
+                    && d.score < cfg.high_threshold
+                    && d.score >= cfg.low_threshold
             })
+            .collect();
+        let weak: Vec<(usize, &Detection)> = detections
+            .iter()
+            .enumerate()
+            .filter(|(di, d)| is_candidate(*di) && d.score >= cfg.low_threshold)
             .collect();
         let second: Vec<(usize, &Detection)> = detections
             .iter()
@@ -559,6 +672,20 @@ impl Tracker {
             .copied()
             .collect();
         for (ti, di) in associate(&left, &low, cfg.match_iou.max(0.5)) {
+            matched_track[ti] = Some(di);
+            matched_det[di] = true;
+        }
+        // Then the candidates, against the tracks left that two detections of the first
+        // pass confirmed: a stray find of the first pass is not kept alive by them.
+        let left: Vec<(usize, BBox, ObjectClass)> = predicted
+            .iter()
+            .filter(|(i, _, _)| {
+                let t = &self.tracks[*i];
+                matched_track[*i].is_none() && t.first_pass && t.hits >= 2
+            })
+            .copied()
+            .collect();
+        for (ti, di) in associate(&left, &weak, cfg.match_iou.max(0.5)) {
             matched_track[ti] = Some(di);
             matched_det[di] = true;
         }
@@ -633,7 +760,7 @@ impl Tracker {
                     // the track ends.
                     if !mostly_inside(&bbox, cfg.frame_size)
                         || ((track.hits < 2 || !track.first_pass)
-                            && track.misses > UNCONFIRMED_MAX_AGE)
+                            && track.misses > unconfirmed_max_age)
                     {
                         track.misses = cfg.max_age + 1;
                     }
@@ -651,7 +778,7 @@ impl Tracker {
             }
         }
         // A track of the verification pass's finds alone that ends unfound: its predicted
-        // boxes (all still held: UNCONFIRMED_MAX_AGE < lookahead) bridged nothing.
+        // boxes (all still held while unconfirmed_max_age < lookahead) bridged nothing.
         let unfound: Vec<u32> = self
             .tracks
             .iter()
@@ -678,6 +805,10 @@ impl Tracker {
         // one: (track id, class, score, earlier frame, earlier box, this box).
         let mut attached_bridges = Vec::new();
         for (di, d) in detections.iter().enumerate() {
+            // A candidate only continues a track: alone it is not masked.
+            if is_candidate(di) {
+                continue;
+            }
             if !is_first(di) && !matched_det[di] {
                 let (regions, ids) = first_pass_boxes.get_or_insert_with(|| {
                     boxes
@@ -710,7 +841,7 @@ impl Tracker {
                     if let Some(track) = self.tracks.iter_mut().find(|t| Some(t.id) == id) {
                         if let Some((from, a)) = track.attached
                             && frame > from + 1
-                            && frame <= from + u64::from(UNCONFIRMED_MAX_AGE) + 1
+                            && frame <= from + u64::from(unconfirmed_max_age) + 1
                         {
                             attached_bridges.push((
                                 track.id,
@@ -785,6 +916,25 @@ impl Tracker {
             );
             let (class, score) = (track.class, track.score);
             track.backfill_from = None;
+            if track.chained {
+                continue;
+            }
+            let chain = Chain {
+                id,
+                class,
+                score,
+                first,
+                first_box: a,
+                scene_start: self.scene_start,
+                max_gap: 2 * cfg.detect_interval.max(1) - 1,
+            };
+            // Along the candidates where there are any (measured: a motion backfill before
+            // the chain's start added boxes on the backdrop, 128 -> 157 on the leak
+            // benchmark's dev video, and closed nothing), else along the motion.
+            if chain.follow(&mut self.held, &mut self.held_candidates) {
+                track.chained = true;
+                continue;
+            }
             for held in self.held.iter_mut().filter(|h| {
                 h.index >= self.scene_start && h.index < first && h.index + BACKFILL_FRAMES >= first
             }) {
@@ -814,9 +964,17 @@ impl Tracker {
             index: frame,
             boxes,
         });
+        let unused: Vec<Detection> = detections
+            .iter()
+            .enumerate()
+            .filter(|(di, _)| is_candidate(*di) && !matched_det[*di])
+            .map(|(_, d)| d.clone())
+            .collect();
+        self.held_candidates.push_back((frame, unused));
         let mut out = Vec::new();
         while self.held.len() > cfg.lookahead as usize {
             out.extend(self.held.pop_front());
+            self.held_candidates.pop_front();
         }
         out
     }
@@ -851,6 +1009,7 @@ impl Tracker {
 
     /// Releases every held frame (end of stream).
     pub fn flush(&mut self) -> Vec<FrameBoxes> {
+        self.held_candidates.clear();
         self.held.drain(..).collect()
     }
 
@@ -877,47 +1036,22 @@ fn from_detection(d: &Detection, track_id: Option<u32>, origin: Origin) -> Track
     }
 }
 
-/// A sample of the frame's luma (every 4th pixel of every 8th row) for `CutDetector`:
-/// ceil(width / 4) × ceil(height / 8) values, row by row. (The CUDA path computes the
-/// same sample on the device.)
-pub fn luma_sample(frame: &Frame) -> Vec<u8> {
-    let rows = RowConverter::new(frame);
-    let mut row = vec![0.0; 3 * frame.width];
-    let mut out = Vec::with_capacity(frame.width.div_ceil(4) * frame.height.div_ceil(8));
-    for y in (0..frame.height).step_by(8) {
-        rows.row_rgb(y, &mut row);
-        out.extend(
-            row.chunks_exact(3)
-                .step_by(4)
-                .map(|p| (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]) as u8),
-        );
-    }
-    out
-}
-
-/// What a frame is to the frames before it ([`CutDetector::next`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SceneChange {
-    /// The same scene.
-    #[default]
-    None,
-    /// A hard cut: this frame starts a new scene.
-    Cut,
-    /// A cross-fade (dissolve) under way or just over: the frames from `back` frames before
-    /// this one on mix the previous scene into the next.
-    Dissolve { back: u32 },
-}
-
 /// One frame's input to [`Tracker::push_frame`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FrameInput<'a> {
     /// The first pass's detections.
     pub detections: &'a [Detection],
+    /// The first pass's candidates: finds scored below the detector's threshold. Like
+    /// ByteTrack's low-score detections they only continue a track (matched to the tracks
+    /// the detections left that two first-pass detections confirmed, at IoU 0.5 at least),
+    /// and a new track is followed back along them ([`Chain`]); one that does neither is
+    /// dropped.
+    pub candidates: &'a [Detection],
     /// The verification pass's (a second model, outside the first pass's boxes): their
     /// boxes `Origin::Verified`; one (nearly) wholly inside a first-pass box is dropped,
     /// one that overlaps a first-pass track's box is masked under its id without steering
     /// it, the others are matched to tracks of their own, which are interpolated between
-    /// finds, predicted for `UNCONFIRMED_MAX_AGE` frames (taken back when no find follows)
+    /// finds, predicted as long as a track found once (taken back when no find follows)
     /// and never backfilled.
     pub verified: &'a [Detection],
     /// What the frame is to the ones before it.
@@ -925,212 +1059,6 @@ pub struct FrameInput<'a> {
     /// The picture's shift since the previous frame in pixels (`motion::ShiftEstimator`),
     /// when known: with `follow_camera`, tracks move with it.
     pub shift: Option<(f32, f32)>,
-}
-
-/// Scene cuts and cross-fades, from the luma sample of consecutive frames (`luma_sample`).
-///
-/// A cut changes the picture's layout: the mean luma of a 16×9 grid of blocks (9×16 for a
-/// portrait frame) stops correlating with the previous frame's. The correlation ignores
-/// brightness and contrast, so a cut between two dark shots is seen (the whole frame's
-/// histogram hardly moves there) while a dip to black or a fade of the same shot is not,
-/// and the blocks are coarse enough that camera motion keeps it high. A whip-pan that lands
-/// on a new framing counts as a cut: the tracks must be found again there. When either
-/// frame is nearly flat (black, a blank wall) the correlation means nothing, and the move
-/// of the luma histogram decides instead.
-///
-/// A cross-fade changes the layout as much, but a little each frame. Block means are linear
-/// in the pixels, so during a dissolve each frame's blocks are the straight-line mix of the
-/// frames at its ends: a span of frames whose ends do not correlate (a new scene) while
-/// every frame between lies on the line between them is a dissolve. Camera motion does not
-/// move blocks along a line.
-#[derive(Debug, Clone, Default)]
-pub struct CutDetector {
-    previous: Option<CutSignature>,
-    /// The block means of the frames since the last cut, newest last (at most
-    /// `DISSOLVE_LONGEST + 1`), `None` for a flat frame.
-    history: VecDeque<Option<Vec<f32>>>,
-}
-
-#[derive(Debug, Clone)]
-struct CutSignature {
-    /// 32-bin luma histogram, normalised.
-    hist: [f32; 32],
-    /// Mean luma of each block, row by row.
-    blocks: Vec<f32>,
-    /// Standard deviation of the block means.
-    spread: f32,
-}
-
-/// Block-mean correlation below which a frame starts a new scene. Chosen (2026-11-26) with a
-/// Python replica of this sample and grid on the leak benchmark's dev video (9 cuts, 2 of
-/// them dark-to-dark, fast pans and zooms) and the Hamilton clip (3 cuts): cuts −0.13 to
-/// 0.47, other frames 0.77 or more; whip-pans 0.34–0.54; dips and cross-fades 0.94 or
-/// more. The Hamilton cuts are checked on this code by a test.
-pub const CUT_CORRELATION: f32 = 0.6;
-
-/// Share of the histogram mass that must move between two frames for a cut when a frame is
-/// too flat for the correlation.
-pub const CUT_THRESHOLD: f32 = 0.5;
-
-/// Block-mean spread (grey levels) under which a frame counts as flat.
-const FLAT_SPREAD: f32 = 2.0;
-
-/// Spans of frames searched for a dissolve: 3 to 16 frames (0.1 to 0.5 s at 30 fps).
-const DISSOLVE_SHORTEST: usize = 3;
-const DISSOLVE_LONGEST: usize = 16;
-
-/// The largest distance of a frame inside a dissolve from the straight line between its
-/// ends, as a share of the distance between the ends. Chosen (2026-11-27) with a Python
-/// replica of this sample and grid on the leak benchmark's two videos (four 8-frame
-/// cross-fades: 0.011–0.08 at the frames that end them) against everything else on them
-/// and on the Hamilton clip (pans, zooms, whip-pans, dips: 0.16 or more).
-pub const DISSOLVE_RESIDUAL: f32 = 0.1;
-
-impl CutSignature {
-    fn of(sample: &[u8], width: usize) -> Option<CutSignature> {
-        if width == 0 || sample.len() < width {
-            return None;
-        }
-        let height = sample.len() / width;
-        let mut hist = [0f32; 32];
-        for &v in &sample[..width * height] {
-            hist[(v >> 3) as usize] += 1.0;
-        }
-        let n = (width * height) as f32;
-        hist.iter_mut().for_each(|h| *h /= n);
-        let (gx, gy) = if width >= height { (16, 9) } else { (9, 16) };
-        let (gx, gy) = (gx.min(width), gy.min(height));
-        let mut blocks = Vec::with_capacity(gx * gy);
-        for by in 0..gy {
-            let (y0, y1) = (by * height / gy, (by + 1) * height / gy);
-            for bx in 0..gx {
-                let (x0, x1) = (bx * width / gx, (bx + 1) * width / gx);
-                let mut sum = 0u64;
-                for row in sample[y0 * width..y1 * width].chunks_exact(width) {
-                    sum += row[x0..x1].iter().map(|&v| v as u64).sum::<u64>();
-                }
-                blocks.push(sum as f32 / ((y1 - y0) * (x1 - x0)) as f32);
-            }
-        }
-        let mean = blocks.iter().sum::<f32>() / blocks.len() as f32;
-        let spread =
-            (blocks.iter().map(|b| (b - mean).powi(2)).sum::<f32>() / blocks.len() as f32).sqrt();
-        Some(CutSignature {
-            hist,
-            blocks,
-            spread,
-        })
-    }
-
-    fn is_cut_from(&self, previous: &CutSignature) -> bool {
-        if self.blocks.len() == previous.blocks.len()
-            && self.spread >= FLAT_SPREAD
-            && previous.spread >= FLAT_SPREAD
-        {
-            return correlation(&self.blocks, &previous.blocks) < CUT_CORRELATION;
-        }
-        let moved: f32 = self
-            .hist
-            .iter()
-            .zip(&previous.hist)
-            .map(|(a, b)| (a - b).abs())
-            .sum();
-        moved / 2.0 > CUT_THRESHOLD
-    }
-}
-
-/// Pearson correlation of two equally long series.
-fn correlation(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len() as f32;
-    let (ma, mb) = (a.iter().sum::<f32>() / n, b.iter().sum::<f32>() / n);
-    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        let (x, y) = (x - ma, y - mb);
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    ab / (aa * bb).sqrt().max(1e-6)
-}
-
-/// Euclidean distance of two equally long series.
-fn distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).powi(2))
-        .sum::<f32>()
-        .sqrt()
-}
-
-impl CutDetector {
-    /// `sample`: the frame's luma sample, `width` values per row (`luma_sample`: the frame
-    /// width / 4, rounded up). True when this frame starts a new scene.
-    pub fn is_cut(&mut self, sample: &[u8], width: usize) -> bool {
-        self.next(sample, width) == SceneChange::Cut
-    }
-
-    /// What this frame (its luma sample, as for [`Self::is_cut`]) is to the ones before it.
-    pub fn next(&mut self, sample: &[u8], width: usize) -> SceneChange {
-        let Some(signature) = CutSignature::of(sample, width) else {
-            return SceneChange::None;
-        };
-        let cut = self
-            .previous
-            .as_ref()
-            .is_some_and(|p| signature.is_cut_from(p));
-        if cut {
-            self.history.clear();
-        }
-        let blocks = (signature.spread >= FLAT_SPREAD).then(|| signature.blocks.clone());
-        self.history.push_back(blocks);
-        while self.history.len() > DISSOLVE_LONGEST + 1 {
-            self.history.pop_front();
-        }
-        self.previous = Some(signature);
-        if cut {
-            return SceneChange::Cut;
-        }
-        match self.dissolve() {
-            Some(back) => SceneChange::Dissolve { back },
-            None => SceneChange::None,
-        }
-    }
-
-    /// The span ending at the newest frame that is most nearly a dissolve, if one is: how
-    /// many frames back it starts.
-    fn dissolve(&self) -> Option<u32> {
-        let n = self.history.len();
-        let last = self.history.back()?.as_ref()?;
-        let mut best: Option<(f32, usize)> = None;
-        for span in DISSOLVE_SHORTEST..=DISSOLVE_LONGEST.min(n.saturating_sub(1)) {
-            let Some(first) = &self.history[n - 1 - span] else {
-                continue;
-            };
-            if first.len() != last.len() || correlation(first, last) >= CUT_CORRELATION {
-                continue;
-            }
-            let ends = distance(first, last).max(1e-3);
-            let mut worst = 0f32;
-            for k in 1..span {
-                let Some(frame) = &self.history[n - 1 - span + k] else {
-                    worst = f32::INFINITY;
-                    break;
-                };
-                let t = k as f32 / span as f32;
-                let off = frame
-                    .iter()
-                    .zip(first.iter().zip(last))
-                    .map(|(v, (a, b))| (v - (a + (b - a) * t)).powi(2))
-                    .sum::<f32>()
-                    .sqrt();
-                worst = worst.max(off / ends);
-            }
-            if worst < DISSOLVE_RESIDUAL && best.is_none_or(|(r, _)| worst < r) {
-                best = Some((worst, span));
-            }
-        }
-        best.map(|(_, span)| span as u32)
-    }
 }
 
 #[cfg(test)]
@@ -1579,77 +1507,6 @@ mod tests {
     }
 
     #[test]
-    fn cross_fades_are_seen_and_pans_and_dips_are_not() {
-        // Two shots with different layouts, each with texture, 160×90 samples.
-        let (w, h) = (160usize, 90usize);
-        let shot = |seed: u32, shift: f32, gain: f32| -> Vec<f32> {
-            (0..w * h)
-                .map(|i| {
-                    let (x, y) = ((i % w) as f32 + shift, (i / w) as f32);
-                    let k = seed as f32;
-                    let v = 120.0
-                        + 60.0 * ((x * (0.05 + 0.02 * k)) + (y * (0.08 - 0.03 * k))).sin()
-                        + 40.0 * ((x * 0.013 * (k + 1.0)) - y * 0.021).cos();
-                    v * gain
-                })
-                .collect()
-        };
-        let bytes =
-            |v: &[f32]| -> Vec<u8> { v.iter().map(|x| x.clamp(0.0, 255.0) as u8).collect() };
-        let mix = |a: &[f32], b: &[f32], t: f32| -> Vec<u8> {
-            bytes(
-                &a.iter()
-                    .zip(b)
-                    .map(|(x, y)| x * (1.0 - t) + y * t)
-                    .collect::<Vec<_>>(),
-            )
-        };
-        let mut c = CutDetector::default();
-        let mut changes = Vec::new();
-        // Frames 0..20: shot 0 panning 2 sample px (8 px) a frame, then a dip to 30 % and
-        // back; frames 26..34: an 8-frame cross-fade into shot 1; then shot 1.
-        for f in 0..20 {
-            changes.push(c.next(&bytes(&shot(0, f as f32 * 2.0, 1.0)), w));
-        }
-        for (f, gain) in [0.7, 0.4, 0.3, 0.4, 0.7, 1.0].into_iter().enumerate() {
-            changes.push(c.next(&bytes(&shot(0, 40.0 + f as f32 * 2.0, gain)), w));
-        }
-        let (a, b) = (shot(0, 52.0, 1.0), shot(1, 0.0, 1.0));
-        for f in 0..8 {
-            changes.push(c.next(&mix(&a, &b, (f as f32 + 0.5) / 8.0), w));
-        }
-        for _ in 0..6 {
-            changes.push(c.next(&bytes(&b), w));
-        }
-        assert!(
-            changes[..26].iter().all(|c| *c == SceneChange::None),
-            "a pan and a dip are no scene change: {changes:?}"
-        );
-        let seen: Vec<(usize, u32)> = changes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| match c {
-                SceneChange::Dissolve { back } => Some((i, *back)),
-                _ => None,
-            })
-            .collect();
-        assert!(!seen.is_empty(), "the cross-fade is seen: {changes:?}");
-        for &(i, back) in &seen {
-            let start = i - back as usize;
-            assert!(
-                (24..=27).contains(&start),
-                "fade starts at {start} (seen at {i})"
-            );
-            assert!((28..=36).contains(&i), "seen at {i}");
-        }
-        assert!(changes[37..].iter().all(|c| *c == SceneChange::None));
-        // The same two shots cut together are a cut, not a dissolve.
-        let mut c = CutDetector::default();
-        assert_eq!(c.next(&bytes(&a), w), SceneChange::None);
-        assert_eq!(c.next(&bytes(&b), w), SceneChange::Cut);
-    }
-
-    #[test]
     fn a_cross_fade_ends_the_old_tracks_and_bounds_the_new_ones_backfill() {
         // Track 1 (x = 10) found until frame 8; track 2 (x = 200) from frame 8 on, so
         // backfilled on frame 9 back to frame 1 (lookahead 8). A fade from frame 6 is seen
@@ -1853,6 +1710,173 @@ mod tests {
     }
 
     #[test]
+    fn candidates_only_continue_tracks() {
+        // A face found on frames 0 and 1, then only as a candidate (below the detector's
+        // threshold) on frames 2..12, drifting 1 px a frame; a candidate elsewhere on
+        // every frame. max_age 3: without the candidates the track would end on frame 5.
+        let cfg = TrackerConfig {
+            max_age: 3,
+            ..config(0)
+        };
+        let mut tracker = Tracker::new(cfg);
+        let mut out = Vec::new();
+        for i in 0..12 {
+            let x = i as f32;
+            let (dets, cands) = if i < 2 {
+                (vec![det(x, 0.0, 0.9)], vec![det(300.0, 300.0, 0.15)])
+            } else {
+                (vec![], vec![det(x, 0.0, 0.12), det(300.0, 300.0, 0.15)])
+            };
+            out.extend(tracker.push_frame(FrameInput {
+                detections: &dets,
+                candidates: &cands,
+                ..FrameInput::default()
+            }));
+        }
+        out.extend(tracker.flush());
+        assert_eq!(out.len(), 12);
+        for f in &out {
+            assert_eq!(f.boxes.len(), 1, "frame {}: {:?}", f.index, f.boxes);
+            let b = &f.boxes[0];
+            assert_eq!(b.track_id, Some(1), "frame {}", f.index);
+            assert_eq!(b.origin, Origin::Detected, "frame {}", f.index);
+            assert_eq!(b.bbox.x, f.index as f32, "frame {}", f.index);
+        }
+        // Candidates alone start nothing.
+        let mut tracker = Tracker::new(cfg);
+        let cands = [det(0.0, 0.0, 0.29)];
+        let mut out = Vec::new();
+        for _ in 0..5 {
+            out.extend(tracker.push_frame(FrameInput {
+                candidates: &cands,
+                ..FrameInput::default()
+            }));
+        }
+        assert!(out.iter().all(|f| f.boxes.is_empty()));
+        assert_eq!(tracker.live_tracks(), 0);
+        // Nor do they keep a track found once (a stray find) alive: it ends as without them.
+        let mut tracker = Tracker::new(cfg);
+        let mut out = Vec::new();
+        for i in 0..10 {
+            let dets = if i == 0 {
+                vec![det(0.0, 0.0, 0.9)]
+            } else {
+                vec![]
+            };
+            out.extend(tracker.push_frame(FrameInput {
+                detections: &dets,
+                candidates: &cands,
+                ..FrameInput::default()
+            }));
+        }
+        let origins: Vec<Vec<Origin>> = out
+            .iter()
+            .map(|f| f.boxes.iter().map(|b| b.origin).collect())
+            .collect();
+        assert_eq!(origins[0], [Origin::Detected]);
+        assert_eq!(
+            origins[1..4],
+            [
+                [Origin::Predicted],
+                [Origin::Predicted],
+                [Origin::Predicted]
+            ]
+        );
+        assert!(origins[4..].iter().all(|o| o.is_empty()), "{origins:?}");
+    }
+
+    #[test]
+    fn a_new_track_is_followed_back_along_its_candidates() {
+        // A still face found on frames 10 and 11, the picture moving 6 px a frame from
+        // frame 10 on (a pan starting as it is found: its motion backfill would slide off
+        // the face). Before, the face is only a candidate at x = 50 + i/4 (not on frame 6),
+        // with another candidate far away; a cut before frame 1.
+        let mut tracker = Tracker::new(config(15));
+        let mut out = Vec::new();
+        for i in 0..13u64 {
+            let x = 50.0 + i as f32 / 4.0;
+            let (dets, cands) = match i {
+                10.. => (vec![det(50.0 + 6.0 * (i - 10) as f32, 0.0, 0.9)], vec![]),
+                6 => (vec![], vec![det(300.0, 300.0, 0.15)]),
+                _ => (vec![], vec![det(x, 0.0, 0.15), det(300.0, 300.0, 0.15)]),
+            };
+            let change = if i == 1 {
+                SceneChange::Cut
+            } else {
+                SceneChange::None
+            };
+            out.extend(tracker.push_frame(FrameInput {
+                detections: &dets,
+                candidates: &cands,
+                change,
+                ..FrameInput::default()
+            }));
+        }
+        out.extend(tracker.flush());
+        for f in &out[..10] {
+            let boxes: Vec<_> = f
+                .boxes
+                .iter()
+                .map(|b| (b.track_id, b.origin, b.bbox.x))
+                .collect();
+            let x = match f.index {
+                // Not before the cut.
+                0 => None,
+                // Between the candidates of frames 5 and 7.
+                6 => Some(51.5),
+                i => Some(50.0 + i as f32 / 4.0),
+            };
+            let expected: Vec<_> = x
+                .map(|x| (Some(1), Origin::Backfilled, x))
+                .into_iter()
+                .collect();
+            assert_eq!(boxes, expected, "frame {}", f.index);
+        }
+        // Without the candidates the motion backfill runs 6 px a frame to the left.
+        let frames: Vec<(Vec<Detection>, bool)> = (0..13u64)
+            .map(|i| match i {
+                10.. => (vec![det(50.0 + 6.0 * (i - 10) as f32, 0.0, 0.9)], false),
+                _ => (vec![], false),
+            })
+            .collect();
+        let out = run(&mut Tracker::new(config(15)), frames);
+        assert_eq!(out[8].boxes[0].bbox.x, 38.0);
+    }
+
+    #[test]
+    fn a_track_found_once_lives_through_one_missed_detector_run() {
+        // The detector runs on every third frame: the face is found on frame 0, missed on
+        // the run at 3, found again (5 px on) on the run at 6.
+        let frames = |interval: u32| -> Vec<FrameBoxes> {
+            let frames: Vec<(Vec<Detection>, bool)> = (0..9)
+                .map(|i| match i {
+                    0 => (vec![det(0.0, 0.0, 0.9)], false),
+                    6 => (vec![det(5.0, 0.0, 0.9)], false),
+                    _ => (vec![], false),
+                })
+                .collect();
+            let cfg = TrackerConfig {
+                detect_interval: interval,
+                ..config(8)
+            };
+            run(&mut Tracker::new(cfg), frames)
+        };
+        let out = frames(3);
+        for f in &out[..7] {
+            let ids: Vec<_> = f.boxes.iter().map(|b| b.track_id).collect();
+            assert_eq!(ids, [Some(1)], "frame {}", f.index);
+        }
+        // Bridged between the two finds, not held in place.
+        assert_eq!(out[3].boxes[0].origin, Origin::Interpolated);
+        assert_eq!(out[3].boxes[0].bbox.x, 2.5);
+        // Detecting on every frame, a face found once and missed on 5 frames is gone: its
+        // track ends after 4, and the find on frame 6 starts a new one.
+        let out = frames(1);
+        assert!(out[5].boxes.is_empty());
+        assert_eq!(out[6].boxes[0].track_id, Some(2));
+    }
+
+    #[test]
     fn tracks_end_after_max_age() {
         let with_box = |detected: usize| -> Vec<FrameBoxes> {
             let mut frames: Vec<(Vec<Detection>, bool)> = (0..detected)
@@ -1972,53 +1996,5 @@ mod tests {
         }
         // It ends at the edge, long before max_age (15) frames.
         assert!(predicted.len() < 10, "{} predicted boxes", predicted.len());
-    }
-
-    #[test]
-    fn cut_detector_sees_a_scene_change_not_motion_or_a_dip() {
-        // A 160×90 sample of a scene: a bright window on the left, a gradient elsewhere.
-        let (w, h) = (160usize, 90usize);
-        let scene = |shift: usize, gain: f32, offset: f32| -> Vec<u8> {
-            (0..w * h)
-                .map(|i| {
-                    let (x, y) = ((i % w + shift) as f32, (i / w) as f32);
-                    let v = if x < 50.0 && y < 40.0 {
-                        200.0
-                    } else {
-                        40.0 + x * 0.5 + y
-                    };
-                    (v * gain + offset).clamp(0.0, 255.0) as u8
-                })
-                .collect()
-        };
-        // Another shot: the window on the right, a gradient from the bottom.
-        let other = |gain: f32| -> Vec<u8> {
-            (0..w * h)
-                .map(|i| {
-                    let (x, y) = ((i % w) as f32, (i / w) as f32);
-                    let v = if x > 100.0 && y > 40.0 {
-                        200.0
-                    } else {
-                        220.0 - y * 1.5
-                    };
-                    (v * gain) as u8
-                })
-                .collect()
-        };
-        let mut c = CutDetector::default();
-        assert!(!c.is_cut(&scene(0, 1.0, 0.0), w));
-        assert!(!c.is_cut(&scene(3, 1.0, 0.0), w), "a pan is not a cut");
-        assert!(!c.is_cut(&scene(3, 0.3, 0.0), w), "a dip is not a cut");
-        assert!(!c.is_cut(&scene(3, 0.3, 5.0), w));
-        // Dark to dark: the histograms hardly differ, the layout does.
-        assert!(c.is_cut(&other(0.3), w), "a cut between two dark shots");
-        assert!(!c.is_cut(&other(0.3), w));
-        assert!(c.is_cut(&scene(0, 1.0, 0.0), w));
-        // Flat frames: the histogram decides.
-        let flat = |v: u8| vec![v; w * h];
-        assert!(c.is_cut(&flat(10), w), "a cut to black");
-        assert!(!c.is_cut(&flat(12), w));
-        assert!(c.is_cut(&flat(200), w));
-        assert!(!c.is_cut(&[], w), "an empty sample is no cut");
     }
 }

@@ -529,7 +529,7 @@ impl Engine {
         Ok(mapping)
     }
 
-    /// The luma sample of `algo::track::luma_sample` (every 4th pixel of every 8th row),
+    /// The luma sample of `algo::scene::luma_sample` (every 4th pixel of every 8th row),
     /// computed on the device; only the sample comes back to the host. Synchronises.
     pub fn luma_sample(&mut self, frame: &DeviceFrame) -> Result<Vec<u8>, CudaError> {
         let (sw, sh) = (frame.width.div_ceil(4), frame.height.div_ceil(8));

@@ -36,6 +36,13 @@
 //!   * plates: `corners` (`GstValueArray` of 8 `gdouble`: x, y of the four plate corners
 //!     clockwise from top-left, frame pixels).
 //!
+//! Finds scored from `candidate-threshold` (0.1) up to the class's threshold are added
+//! the same way with `roi_type` (and `class`) `face-candidate` or
+//! `license-plate-candidate`. They are not detections: `redacttrack` uses them only to continue a
+//! track it has (as ByteTrack uses its low-score detections) and removes them all, and
+//! `redactmask` does not mask them unless its `roi-types` names them. A verification pass
+//! (`verify`) adds none. `candidate-threshold=0` turns them off.
+//!
 //! With `interval` N > 1 the detector runs on frames 0, N, 2N, ... only; **the frames in
 //! between carry no metas from this element** (put `redacttrack` after it to fill them).
 //!
@@ -58,9 +65,9 @@ use gst::prelude::*;
 mod imp;
 
 pub use imp::{
-    DEFAULT_FACE_EXTRA_SCALE, DEFAULT_FACE_INPUT_SCALE, DEFAULT_FACE_INPUT_SIZE,
-    DEFAULT_FACE_MODEL, DEFAULT_FACE_THRESHOLD, DEFAULT_INTERVAL, DEFAULT_PLATE_MODEL,
-    DEFAULT_PLATE_THRESHOLD, DEFAULT_THREADS, DEFAULT_WORKERS,
+    DEFAULT_CANDIDATE_THRESHOLD, DEFAULT_FACE_EXTRA_SCALE, DEFAULT_FACE_INPUT_SCALE,
+    DEFAULT_FACE_INPUT_SIZE, DEFAULT_FACE_MODEL, DEFAULT_FACE_THRESHOLD, DEFAULT_INTERVAL,
+    DEFAULT_PLATE_MODEL, DEFAULT_PLATE_THRESHOLD, DEFAULT_THREADS, DEFAULT_WORKERS,
 };
 
 glib::wrapper! {

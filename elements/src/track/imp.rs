@@ -14,9 +14,8 @@ use crate::algo::cost::Stopwatch;
 use crate::algo::detection::{BBox, Detection, ObjectClass};
 use crate::algo::frame::PixelFormat;
 use crate::algo::motion::ShiftEstimator;
-use crate::algo::track::{
-    CutDetector, FrameBoxes, FrameInput, Origin, SceneChange, Tracker, TrackerConfig, luma_sample,
-};
+use crate::algo::scene::{CutDetector, SceneChange, luma_sample};
+use crate::algo::track::{FrameBoxes, FrameInput, Origin, Tracker, TrackerConfig};
 use crate::cuda::element::{ContextHandler, Device, Path};
 use crate::cuda::{self, CudaFrameMap, Engine};
 use crate::roi;
@@ -44,6 +43,7 @@ const DEFAULT_MATCH_IOU: f64 = 0.2;
 // (re-detection 15 -> 13); the dev video's box-based score leaks 13 frames more (README
 // "Leaks").
 const DEFAULT_FOLLOW_CAMERA: bool = true;
+const DEFAULT_INTERVAL: u32 = 1;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -54,6 +54,7 @@ struct Settings {
     low_threshold: f64,
     match_iou: f64,
     follow_camera: bool,
+    interval: u32,
 }
 
 impl Default for Settings {
@@ -66,6 +67,7 @@ impl Default for Settings {
             low_threshold: DEFAULT_LOW_THRESHOLD,
             match_iou: DEFAULT_MATCH_IOU,
             follow_camera: DEFAULT_FOLLOW_CAMERA,
+            interval: DEFAULT_INTERVAL,
         }
     }
 }
@@ -106,18 +108,34 @@ fn class_of(roi_type: &str) -> Option<ObjectClass> {
     }
 }
 
-/// The buffer's face / plate ROI metas as detections: the first pass's, and those a
-/// verification pass before this element added (origin "verified").
-fn detections_of(buffer: &gst::BufferRef) -> (Vec<Detection>, Vec<Detection>) {
-    let (verified, first): (Vec<_>, Vec<_>) = roi::read_all(buffer)
+/// The face / plate regions the tracker reads and replaces: detections and candidates.
+fn is_ours(roi_type: &str) -> bool {
+    class_of(roi::candidate_class(roi_type).unwrap_or(roi_type)).is_some()
+}
+
+/// The buffer's face / plate ROI metas as detections: the first pass's, its candidates
+/// (`face-candidate`, ...), and those a verification pass before this element added
+/// (origin "verified").
+struct Regions {
+    first: Vec<Detection>,
+    candidates: Vec<Detection>,
+    verified: Vec<Detection>,
+}
+
+fn detections_of(buffer: &gst::BufferRef) -> Regions {
+    let (candidates, rest): (Vec<_>, Vec<_>) = roi::read_all(buffer)
+        .into_iter()
+        .partition(|r| roi::candidate_class(&r.roi_type).is_some());
+    let (verified, first): (Vec<_>, Vec<_>) = rest
         .into_iter()
         .partition(|r| r.origin == Origin::Verified.as_str());
     let convert = |rois: Vec<roi::Roi>| -> Vec<Detection> {
         rois.into_iter()
             .filter_map(|r| {
                 let (x, y, w, h) = r.rect;
+                let roi_type = roi::candidate_class(&r.roi_type).unwrap_or(&r.roi_type);
                 Some(Detection {
-                    class: class_of(&r.roi_type)?,
+                    class: class_of(roi_type)?,
                     bbox: BBox::new(x as f32, y as f32, w as f32, h as f32),
                     score: r.confidence as f32,
                     points: r
@@ -129,7 +147,11 @@ fn detections_of(buffer: &gst::BufferRef) -> (Vec<Detection>, Vec<Detection>) {
             })
             .collect()
     };
-    (convert(first), convert(verified))
+    Regions {
+        first: convert(first),
+        candidates: convert(candidates),
+        verified: convert(verified),
+    }
 }
 
 /// Replaces the buffer's face / plate ROI metas with the tracker's boxes.
@@ -137,7 +159,7 @@ fn write_boxes(buffer: &mut gst::BufferRef, frame: &FrameBoxes, width: u32, heig
     buffer.foreach_meta_mut(|mut meta| {
         let ours = meta
             .downcast_ref::<gst_video::VideoRegionOfInterestMeta>()
-            .is_some_and(|m| class_of(m.roi_type()).is_some());
+            .is_some_and(|m| is_ours(m.roi_type()));
         ControlFlow::Continue(if ours {
             gst::buffer::BufferMetaForeachAction::Remove
         } else {
@@ -226,6 +248,7 @@ impl RedactTrack {
             lookahead: s.lookahead,
             frame_size: info.map_or((0, 0), |i| (i.width(), i.height())),
             follow_camera: s.follow_camera,
+            detect_interval: s.interval,
             ..TrackerConfig::default()
         }
     }
@@ -286,7 +309,7 @@ impl RedactTrack {
                 gst::info!(CAT, imp = self, "tracking with {config:?}");
                 state.tracker = Some(Tracker::new(config));
             }
-            let (detections, verified) = detections_of(&buffer);
+            let regions = detections_of(&buffer);
             let follow_camera = state
                 .tracker
                 .as_ref()
@@ -326,8 +349,9 @@ impl RedactTrack {
                 .as_mut()
                 .expect("created above")
                 .push_frame(FrameInput {
-                    detections: &detections,
-                    verified: &verified,
+                    detections: &regions.first,
+                    candidates: &regions.candidates,
+                    verified: &regions.verified,
                     change: cut,
                     shift,
                 });
@@ -535,6 +559,14 @@ impl ObjectImpl for RedactTrack {
                     .default_value(DEFAULT_LOOKAHEAD)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("interval")
+                    .nick("Detector interval")
+                    .blurb("The interval of the redactdetect before this element (it detects on every Nth frame): a frame without regions may be one it skipped, so a track found once keeps its box through one missed detector run (2N frames, at least 4)")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(DEFAULT_INTERVAL)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecDouble::builder("high-threshold")
                     .nick("High threshold")
                     .blurb("Detections at or above this confidence are associated first and may start tracks")
@@ -574,6 +606,7 @@ impl ObjectImpl for RedactTrack {
             "max-age" => s.max_age = value.get().expect("type checked upstream"),
             "follow-camera" => s.follow_camera = value.get().expect("type checked upstream"),
             "lookahead" => s.lookahead = value.get().expect("type checked upstream"),
+            "interval" => s.interval = value.get().expect("type checked upstream"),
             "high-threshold" => s.high_threshold = value.get().expect("type checked upstream"),
             "low-threshold" => s.low_threshold = value.get().expect("type checked upstream"),
             "match-iou" => s.match_iou = value.get().expect("type checked upstream"),
@@ -596,6 +629,7 @@ impl ObjectImpl for RedactTrack {
             "max-age" => s.max_age.to_value(),
             "follow-camera" => s.follow_camera.to_value(),
             "lookahead" => s.lookahead.to_value(),
+            "interval" => s.interval.to_value(),
             "high-threshold" => s.high_threshold.to_value(),
             "low-threshold" => s.low_threshold.to_value(),
             "match-iou" => s.match_iou.to_value(),
