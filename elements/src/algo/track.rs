@@ -345,9 +345,7 @@ impl Chain {
             if *index >= last {
                 continue;
             }
-            if *index < self.scene_start
-                || last - *index > u64::from(self.max_gap) + 1
-            {
+            if *index < self.scene_start || last - *index > u64::from(self.max_gap) + 1 {
                 break;
             }
             let best = finds
@@ -777,12 +775,15 @@ impl Tracker {
                 }
             }
         }
-        // A track of the verification pass's finds alone that ends unfound: its predicted
-        // boxes (all still held while unconfirmed_max_age < lookahead) bridged nothing.
+        // A track of one verification find alone that ends unfound: its predicted boxes
+        // (all still held while unconfirmed_max_age < lookahead) bridged nothing. One found
+        // twice is a face the first pass misses: it keeps them, as a first-pass track
+        // found once does (with --interval 3 an audience face of the Hamilton clip found
+        // on two runs went unmasked on the five frames up to the next find).
         let unfound: Vec<u32> = self
             .tracks
             .iter()
-            .filter(|t| t.misses > cfg.max_age && !t.first_pass)
+            .filter(|t| t.misses > cfg.max_age && !t.first_pass && t.hits < 2)
             .map(|t| t.id)
             .collect();
         if !unfound.is_empty() {
@@ -1214,7 +1215,8 @@ mod tests {
         };
         // A: boxes from its first find to its last, one track; verified where found,
         // interpolated between; nothing before frame 3 (no backfill of verified-only
-        // tracks) and nothing after frame 30 (its predicted boxes bridged nothing).
+        // tracks); after frame 30 predicted for 4 frames (found more than once, it keeps
+        // them as a first-pass track found once would).
         let ids: Vec<Option<u32>> = (3..=30)
             .map(|i| near(&out[i], 100.0 + 2.0 * i as f32)[0].track_id)
             .collect();
@@ -1225,6 +1227,11 @@ mod tests {
         for f in &out {
             let i = f.index;
             let boxes = near(f, 100.0 + 2.0 * i as f32);
+            if (31..=34).contains(&i) {
+                let origins: Vec<_> = boxes.iter().map(|b| (b.track_id, b.origin)).collect();
+                assert_eq!(origins, [(ids[0], Origin::Predicted)], "frame {i}");
+                continue;
+            }
             if !(3..=30).contains(&i) {
                 assert!(boxes.is_empty(), "frame {i}: {boxes:?}");
                 continue;
@@ -1238,7 +1245,7 @@ mod tests {
             assert_eq!(boxes[0].origin, want, "frame {i}");
             assert!(boxes[0].bbox.iou(&a(i).bbox) > 0.95, "frame {i}");
         }
-        // B: on frame 10 only.
+        // B, found once: on frame 10 only (its predicted boxes are taken back).
         let b: Vec<u64> = out
             .iter()
             .filter(|f| f.boxes.iter().any(|b| b.bbox.x > 650.0))

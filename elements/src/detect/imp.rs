@@ -58,11 +58,11 @@ pub const DEFAULT_FACE_EXTRA_SCALE: f64 = 1.0;
 const SAME_INPUT: f64 = 0.15;
 pub const DEFAULT_INTERVAL: u32 = 1;
 // Finds from this score up to the class's threshold go out as candidates, which
-// `redacttrack` uses only to continue its tracks (ByteTrack's low-score detections) and to
-// backfill a new track along them: a
-// blurred face the detector finds above the threshold on a few frames only is kept on the
-// frames where it scores less. On the leak benchmark's dev video 231 of the 414 leaked
-// face-frames had a find of 0.1 or more on the face, 44 of 0.2 or more (README "Leaks").
+// `redacttrack` uses only to continue its confirmed tracks (ByteTrack's low-score
+// detections) and to backfill a new track along them: a blurred face the detector finds
+// above the threshold on some frames only stays masked on the frames where it scores less.
+// On the leak benchmark's dev video 231 of the 414 leaked face-frames had a find of 0.1 or
+// more on the face, 44 of 0.2 or more; with the candidates 385 leak (README "Leaks").
 pub const DEFAULT_CANDIDATE_THRESHOLD: f64 = 0.1;
 pub const DEFAULT_WORKERS: u32 = 0;
 pub const DEFAULT_THREADS: u32 = 0;
