@@ -300,10 +300,11 @@ struct DetectorArgs {
     /// run` 8 % slower at 360p, 3 % at 720p (README "Performance").
     #[arg(long, default_value_t = defaults::DEFAULT_FACE_EXTRA_SCALE, value_parser = extra_scale)]
     face_extra_scale: f64,
-    /// Finds from this confidence up to the class's threshold only continue a track
-    /// (ByteTrack's low-score detections): a blurred face found above the threshold on a
-    /// few frames stays masked on the frames where it scores less. 0 = none; unused with
-    /// --no-track.
+    /// Finds from this confidence up to the class's threshold only continue a track that
+    /// two detections confirmed (ByteTrack's low-score detections), and lead a new track's
+    /// backfill back to where the face was first found: a blurred face found above the
+    /// threshold on some frames stays masked on the frames where it scores less. Measured
+    /// on the leak benchmark (README "Leaks"). 0 = none; unused with --no-track.
     #[arg(long, default_value_t = defaults::DEFAULT_CANDIDATE_THRESHOLD, value_parser = unit_interval)]
     candidate_threshold: f64,
     /// Run the detectors on every Nth frame only.

@@ -577,7 +577,7 @@ impl ObjectImpl for RedactTrack {
                     .build(),
                 glib::ParamSpecDouble::builder("low-threshold")
                     .nick("Low threshold")
-                    .blurb("Detections from this confidence up to high-threshold only extend existing tracks")
+                    .blurb("Detections from this confidence up to high-threshold, and redactdetect's candidates from it on, only extend existing tracks (candidates: tracks two detections confirmed); candidates also lead a new track's backfill")
                     .minimum(0.0)
                     .maximum(1.0)
                     .default_value(DEFAULT_LOW_THRESHOLD)
