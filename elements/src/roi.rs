@@ -7,7 +7,7 @@
 use gst::glib;
 use gst::prelude::*;
 
-use crate::algo::detection::BBox;
+use crate::algo::detection::{BBox, ObjectClass};
 
 /// One region as the metas carry it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +31,14 @@ pub struct Roi {
 /// which `redacttrack` uses only to continue a track; nothing masks it by default (it is
 /// not a `face` to anyone who does not ask for it).
 pub const CANDIDATE_SUFFIX: &str = "-candidate";
+
+/// The `roi_type` of a candidate of `class`.
+pub fn candidate_type(class: ObjectClass) -> &'static str {
+    match class {
+        ObjectClass::Face => "face-candidate",
+        ObjectClass::LicensePlate => "license-plate-candidate",
+    }
+}
 
 /// The class's `roi_type` when `roi_type` is a candidate's, else None.
 pub fn candidate_class(roi_type: &str) -> Option<&str> {
@@ -193,5 +201,15 @@ mod tests {
             rect_outwards(&BBox::new(200.0, 0.0, 5.0, 5.0), 100, 100),
             None
         );
+    }
+
+    #[test]
+    fn candidate_types_name_their_class() {
+        for class in [ObjectClass::Face, ObjectClass::LicensePlate] {
+            let t = candidate_type(class);
+            assert_eq!(candidate_class(t), Some(class.as_str()));
+            assert_eq!(points_field(t), points_field(class.as_str()));
+        }
+        assert_eq!(candidate_class("face"), None);
     }
 }

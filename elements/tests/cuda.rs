@@ -485,7 +485,7 @@ fn run_pipeline(description: &str, probed: &[&str]) -> Run {
                     // threshold GPU and CPU inference may well differ.
                     let mut rois: Vec<_> = b
                         .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-                        .filter(|m| !m.roi_type().ends_with("-candidate"))
+                        .filter(|m| redact_elements::roi::candidate_class(m.roi_type()).is_none())
                         .map(|m| (m.roi_type().to_string(), m.id(), m.rect()))
                         .collect();
                     rois.sort();

@@ -111,6 +111,7 @@ fn interval_with_workers_detects_every_nth_frame() {
 
 #[test]
 fn candidates_are_the_finds_below_the_threshold() {
+    use redact_elements::roi::candidate_class;
     let Some(data) = support::shared_data() else {
         return;
     };
@@ -129,7 +130,7 @@ fn candidates_are_the_finds_below_the_threshold() {
         let (cands, found): (Vec<_>, Vec<_>) =
             a.1.iter()
                 .cloned()
-                .partition(|(t, _)| t.ends_with("-candidate"));
+                .partition(|(t, _)| candidate_class(t).is_some());
         // The detections are what the threshold alone gives ...
         assert_eq!(found, b.1, "{} ms: the same detections", a.0);
         // ... and with the candidates, as detections, what the candidate threshold gives.
@@ -138,12 +139,12 @@ fn candidates_are_the_finds_below_the_threshold() {
             .chain(
                 cands
                     .iter()
-                    .map(|(t, r)| (t.trim_end_matches("-candidate").to_string(), *r)),
+                    .map(|(t, r)| (candidate_class(t).unwrap().to_string(), *r)),
             )
             .collect();
         all.sort();
         assert_eq!(all, c.1, "{} ms: detections and candidates", a.0);
-        assert!(b.1.iter().all(|(t, _)| !t.ends_with("-candidate")));
+        assert!(b.1.iter().all(|(t, _)| candidate_class(t).is_none()));
         candidates += cands.len();
     }
     assert!(candidates > 0, "the clip has finds below the thresholds");

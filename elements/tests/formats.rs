@@ -130,7 +130,7 @@ fn element_boxes(path: &std::path::Path, format: &str) -> Vec<[f32; 4]> {
         .buffer()
         .unwrap()
         .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-        .filter(|m| !m.roi_type().ends_with("-candidate"))
+        .filter(|m| redact_elements::roi::candidate_class(m.roi_type()).is_none())
         .map(|m| {
             let (x, y, w, h) = m.rect();
             let param = m.param("detection").expect("a detection param structure");

@@ -88,7 +88,13 @@ impl TrackerConfig {
     /// least two detector runs (found on one, missed on the next, found again on the one
     /// after: the frames between are covered).
     pub fn unconfirmed_max_age(&self) -> u32 {
-        UNCONFIRMED_MAX_AGE.max(2 * self.detect_interval.max(1))
+        UNCONFIRMED_MAX_AGE.max(self.two_runs())
+    }
+
+    /// Frames spanned by two detector runs: a face missed on one run is seen again this
+    /// many frames after it was last seen.
+    fn two_runs(&self) -> u32 {
+        2 * self.detect_interval.max(1)
     }
 }
 
@@ -208,9 +214,6 @@ struct Track {
     first_pass: bool,
     /// Frame and box of the last verified find masked under this (first-pass) track's id.
     attached: Option<(u64, BBox)>,
-    /// Backfilled along the candidates found before its first detection
-    /// ([`chain_back`]), not along its motion.
-    chained: bool,
 }
 
 impl Track {
@@ -233,7 +236,6 @@ impl Track {
             zoom: 1.0,
             first_pass,
             attached: None,
-            chained: false,
         }
     }
 
@@ -573,8 +575,9 @@ impl Tracker {
             .cloned()
             .collect();
         let first_pass_end = first.len() + candidates.len();
+        let is_detection = |di: usize| di < first.len();
         let is_first = |di: usize| di < first_pass_end;
-        let is_candidate = |di: usize| di >= first.len() && di < first_pass_end;
+        let is_candidate = |di: usize| is_first(di) && !is_detection(di);
         let unconfirmed_max_age = self.config.unconfirmed_max_age();
         let origin_of = |di: usize| {
             if is_first(di) {
@@ -627,16 +630,13 @@ impl Tracker {
         let high: Vec<(usize, &Detection)> = detections
             .iter()
             .enumerate()
-            .filter(|(di, d)| is_first(*di) && !is_candidate(*di) && d.score >= cfg.high_threshold)
+            .filter(|(di, d)| is_detection(*di) && d.score >= cfg.high_threshold)
             .collect();
         let low: Vec<(usize, &Detection)> = detections
             .iter()
             .enumerate()
             .filter(|(di, d)| {
-                is_first(*di)
-                    && !is_candidate(*di)
-                    && d.score < cfg.high_threshold
-                    && d.score >= cfg.low_threshold
+                is_detection(*di) && d.score < cfg.high_threshold && d.score >= cfg.low_threshold
             })
             .collect();
         let weak: Vec<(usize, &Detection)> = detections
@@ -917,9 +917,6 @@ impl Tracker {
             );
             let (class, score) = (track.class, track.score);
             track.backfill_from = None;
-            if track.chained {
-                continue;
-            }
             let chain = Chain {
                 id,
                 class,
@@ -927,13 +924,14 @@ impl Tracker {
                 first,
                 first_box: a,
                 scene_start: self.scene_start,
-                max_gap: 2 * cfg.detect_interval.max(1) - 1,
+                max_gap: cfg.two_runs() - 1,
             };
             // Along the candidates where there are any (measured: a motion backfill before
             // the chain's start added boxes on the backdrop, 128 -> 157 on the leak
-            // benchmark's dev video, and closed nothing), else along the motion.
+            // benchmark's dev video, and closed nothing), else along the motion. A chained
+            // track is not backfilled again: `backfill_from` stays None, so it is not placed
+            // anew when seen again.
             if chain.follow(&mut self.held, &mut self.held_candidates) {
-                track.chained = true;
                 continue;
             }
             for held in self.held.iter_mut().filter(|h| {
@@ -966,10 +964,10 @@ impl Tracker {
             boxes,
         });
         let unused: Vec<Detection> = detections
-            .iter()
+            .into_iter()
             .enumerate()
             .filter(|(di, _)| is_candidate(*di) && !matched_det[*di])
-            .map(|(_, d)| d.clone())
+            .map(|(_, d)| d)
             .collect();
         self.held_candidates.push_back((frame, unused));
         let mut out = Vec::new();
@@ -1045,7 +1043,7 @@ pub struct FrameInput<'a> {
     /// The first pass's candidates: finds scored below the detector's threshold. Like
     /// ByteTrack's low-score detections they only continue a track (matched to the tracks
     /// the detections left that two first-pass detections confirmed, at IoU 0.5 at least),
-    /// and a new track is followed back along them ([`Chain`]); one that does neither is
+    /// and a new track is backfilled along them back to its first sight; one that does neither is
     /// dropped.
     pub candidates: &'a [Detection],
     /// The verification pass's (a second model, outside the first pass's boxes): their

@@ -179,10 +179,43 @@ impl Settings {
         configs
     }
 
-    fn threshold(&self, class: ObjectClass) -> f32 {
+    /// The thresholds a frame is detected with (they may change while playing).
+    fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            face: self.face_threshold as f32,
+            plate: self.plate_threshold as f32,
+            // A verification pass adds regions to mask: no candidates.
+            candidate: if self.verify {
+                0.0
+            } else {
+                self.candidate_threshold as f32
+            },
+        }
+    }
+}
+
+/// One frame's thresholds.
+#[derive(Debug, Clone, Copy)]
+struct Thresholds {
+    face: f32,
+    plate: f32,
+    /// Finds from this score up to the class's threshold are candidates (0 = none).
+    candidate: f32,
+}
+
+impl Thresholds {
+    fn of(&self, class: ObjectClass) -> f32 {
         match class {
-            ObjectClass::Face => self.face_threshold as f32,
-            ObjectClass::LicensePlate => self.plate_threshold as f32,
+            ObjectClass::Face => self.face,
+            ObjectClass::LicensePlate => self.plate,
+        }
+    }
+
+    /// What the model keeps: the class's threshold, or the candidates' when lower.
+    fn model(&self, class: ObjectClass) -> f32 {
+        match self.candidate {
+            c if c > 0.0 => self.of(class).min(c),
+            _ => self.of(class),
         }
     }
 }
@@ -198,19 +231,7 @@ struct Job {
     /// input on the device and infer there (no copy of the frame to the host).
     on_device: bool,
     index: u64,
-    face_threshold: f32,
-    plate_threshold: f32,
-    /// Finds from this score up to the class's threshold are candidates (0 = none).
-    candidate_threshold: f32,
-}
-
-impl Job {
-    fn threshold(&self, class: ObjectClass) -> f32 {
-        match class {
-            ObjectClass::Face => self.face_threshold,
-            ObjectClass::LicensePlate => self.plate_threshold,
-        }
-    }
+    thresholds: Thresholds,
 }
 
 /// A frame back from a worker, with what was found on it.
@@ -254,7 +275,7 @@ fn run_job(worker: &mut Worker, job: Job) -> Done {
         Ok(all) => {
             let (found, candidates) = all
                 .into_iter()
-                .partition(|d| d.score >= job.threshold(d.class));
+                .partition(|d| d.score >= job.thresholds.of(d.class));
             (Ok(found), candidates)
         }
         Err(e) => (Err(e), Vec::new()),
@@ -319,11 +340,7 @@ fn run_detectors(
             face_sides.push(side);
             face_nms_iou.get_or_insert(detector.nms_iou());
         }
-        let threshold = job.threshold(class);
-        detector.set_threshold(match job.candidate_threshold {
-            c if c > 0.0 => threshold.min(c),
-            _ => threshold,
-        });
+        detector.set_threshold(job.thresholds.model(class));
         let found = detect(detector).map_err(|e| e.to_string());
         cost.push((class, detector.take_cost()));
         detections.extend(found?);
@@ -845,8 +862,7 @@ impl RedactDetect {
                 attach_meta(buf, d, d.class.as_str(), done.size, origin);
             }
             for d in &done.candidates {
-                let roi_type = format!("{}{}", d.class.as_str(), roi::CANDIDATE_SUFFIX);
-                attach_meta(buf, d, &roi_type, done.size, None);
+                attach_meta(buf, d, roi::candidate_type(d.class), done.size, None);
             }
         }
         Ok(buffer)
@@ -1099,19 +1115,9 @@ impl BaseTransformImpl for RedactDetect {
         let mut must_wait = false;
         if let Some(buffer) = self.take_queued_buffer() {
             // Only what may change while playing, copied (no per-frame allocation).
-            let (interval, face_threshold, plate_threshold, candidate_threshold) = {
+            let (interval, thresholds) = {
                 let s = self.settings.lock().unwrap();
-                (
-                    s.interval.max(1),
-                    s.threshold(ObjectClass::Face),
-                    s.threshold(ObjectClass::LicensePlate),
-                    // A verification pass adds regions to mask: no candidates.
-                    if s.verify {
-                        0.0
-                    } else {
-                        s.candidate_threshold as f32
-                    },
-                )
+                (s.interval.max(1), s.thresholds())
             };
             let job = {
                 let mut guard = self.state.lock().unwrap();
@@ -1146,9 +1152,7 @@ impl BaseTransformImpl for RedactDetect {
                     detect,
                     on_device,
                     index,
-                    face_threshold,
-                    plate_threshold,
-                    candidate_threshold,
+                    thresholds,
                 }
             };
             let mut workers = self.workers.lock().unwrap();
