@@ -172,8 +172,38 @@ fn candidates_continue_a_track_and_are_removed() {
             }
         }
     }
-    // Candidates alone start no track and are masked nowhere.
+    // Candidates alone start no track and are masked nowhere without a lookahead, where
+    // none can be seen to recur.
     let out = track_with_candidates(&[], &(0..30).collect::<Vec<_>>(), "");
+    assert!(out.iter().all(|(_, metas)| metas.is_empty()));
+}
+
+#[test]
+fn recurring_candidates_start_tracks() {
+    // Both candidates (the moving face and the still one) recur on every frame: on the
+    // sixth (candidate-run 6, the default) each starts a track, backfilled along them.
+    let out = track_with_candidates(&[], &(0..30).collect::<Vec<_>>(), "lookahead=10");
+    assert_eq!(out.len(), 30);
+    for (i, (_, metas)) in out.iter().enumerate() {
+        let origin = if i < 5 { "backfilled" } else { "detected" };
+        let mut got: Vec<_> = metas.iter().map(|m| (m.1.as_str(), m.2)).collect();
+        got.sort_by_key(|m| m.1);
+        assert_eq!(
+            got,
+            [(origin, 20 + 4 * i as u32), (origin, 250)],
+            "frame {i}"
+        );
+        let ids: Vec<i32> = metas.iter().map(|m| m.0).collect();
+        assert!(ids.contains(&1) && ids.contains(&2), "frame {i}: {ids:?}");
+    }
+    // Off, or on fewer runs than asked for: none.
+    let out = track_with_candidates(
+        &[],
+        &(0..30).collect::<Vec<_>>(),
+        "lookahead=10 candidate-run=0",
+    );
+    assert!(out.iter().all(|(_, metas)| metas.is_empty()));
+    let out = track_with_candidates(&[], &[0, 1, 2, 3, 4, 10, 11, 12], "lookahead=10");
     assert!(out.iter().all(|(_, metas)| metas.is_empty()));
 }
 

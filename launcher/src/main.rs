@@ -331,6 +331,13 @@ struct DetectorArgs {
     /// background, measured (README "Leaks").
     #[arg(long)]
     no_follow_camera: bool,
+    /// A face candidate (see --candidate-threshold) that recurs at the same place on this many
+    /// detector runs in a row starts a track of its own, backfilled along them: a blurred
+    /// or covered face that the detector never scores above the threshold but sees every
+    /// time. 0 = never; at most the runs --lookahead holds (6 with --interval 3);
+    /// candidates higher than 48 px never. Measured on the leak benchmark (README "Leaks").
+    #[arg(long, default_value_t = redact_elements::track::DEFAULT_CANDIDATE_RUN)]
+    candidate_run: u32,
     /// Where video is decoded, detected, tracked and masked. auto: the NVIDIA GPU when
     /// CUDA, GStreamer's CUDA elements and the kernels are usable, else the CPU. Images
     /// stay on the CPU.
@@ -387,6 +394,7 @@ impl DetectorArgs {
             lookahead: self.lookahead,
             max_age: self.max_age,
             follow_camera: !self.no_follow_camera,
+            candidate_run: self.candidate_run,
             verify: (!self.no_verify).then(|| VerifyOptions {
                 model: self.verify_model.clone(),
                 threshold: self.verify_threshold,

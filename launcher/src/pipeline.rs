@@ -39,6 +39,8 @@ pub struct DetectOptions {
     pub max_age: u32,
     /// Missed faces move with the camera (`redacttrack follow-camera`).
     pub follow_camera: bool,
+    /// Detector runs a candidate recurs on to start a track (`redacttrack candidate-run`).
+    pub candidate_run: u32,
     /// Where video is decoded, detected, tracked and masked (`--device`).
     pub device: Device,
     /// The verification pass: a second, independent face model (`--no-verify` turns it
@@ -99,6 +101,7 @@ impl Default for DetectOptions {
             lookahead: DEFAULT_LOOKAHEAD,
             max_age: 0,
             follow_camera: true,
+            candidate_run: redact_elements::track::DEFAULT_CANDIDATE_RUN,
             device: Device::Auto,
             verify: Some(VerifyOptions::default()),
             allow_partial: false,
@@ -126,6 +129,7 @@ impl DetectOptions {
             .property("max-age", self.max_age)
             .property("interval", self.interval)
             .property("follow-camera", self.follow_camera)
+            .property("candidate-run", self.candidate_run)
             .property_from_str("device", self.element_device(path).nick())
             .build()
             .map(Some)

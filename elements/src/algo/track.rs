@@ -81,6 +81,15 @@ pub struct TrackerConfig {
     /// frame): a frame without detections may be one the detector skipped, so a track
     /// found once lives through one missed run ([`Self::unconfirmed_max_age`]).
     pub detect_interval: u32,
+    /// A face found below the detector's threshold (a candidate) that recurs at the same place on
+    /// this many detector runs in a row (each linked to the next at IoU 0.5, a run missed
+    /// now and then) starts a track of its own, backfilled along them (0 = never): a
+    /// blurred or covered face that the detector is never sure of, but sees every time.
+    /// Such a track keeps a predicted box only as long as a track found once until a
+    /// detection confirms it. At most the runs the lookahead holds are asked for
+    /// (`candidate_runs_needed`); candidates higher than
+    /// `CANDIDATE_RUN_MAX_HEIGHT` never start one.
+    pub candidate_run: u32,
 }
 
 impl TrackerConfig {
@@ -89,6 +98,14 @@ impl TrackerConfig {
     /// after: the frames between are covered).
     pub fn unconfirmed_max_age(&self) -> u32 {
         UNCONFIRMED_MAX_AGE.max(self.two_runs())
+    }
+
+    /// Detector runs a candidate must recur on to start a track: `candidate_run`, at
+    /// least 2, and at most the runs the lookahead holds with the current frame (with a
+    /// lookahead of 15 frames and `detect_interval` 3: 6).
+    fn candidate_runs_needed(&self) -> u32 {
+        let held = self.lookahead / self.detect_interval.max(1) + 1;
+        self.candidate_run.min(held).max(2)
     }
 
     /// Frames spanned by two detector runs: a face missed on one run is seen again this
@@ -110,6 +127,7 @@ impl Default for TrackerConfig {
             frame_size: (0, 0),
             follow_camera: false,
             detect_interval: 1,
+            candidate_run: 0,
         }
     }
 }
@@ -147,6 +165,13 @@ const VELOCITY_DAMPING: f32 = 0.9;
 /// Frames a track found only once keeps a predicted box, detecting on every frame (with
 /// `interval` N, at least 2N: [`TrackerConfig::unconfirmed_max_age`]).
 const UNCONFIRMED_MAX_AGE: u32 = 4;
+
+/// Candidates higher than this (in pixels) start no track however often they recur: the
+/// faces the detector sees but is never sure of are small (blurred, covered faces in a
+/// crowd); a large find it is never sure of is rarely a face. On the leak benchmark's dev
+/// video, without it, the candidate runs' tracks of boxes 128-450 px high (whole photos,
+/// scored 0.1-0.3) took the masked area from 8.5 % to 12-13 % of the picture.
+const CANDIDATE_RUN_MAX_HEIGHT: f32 = 48.0;
 
 // Noise relative to the box height, as ByteTrack / DeepSORT.
 const STD_POSITION: f32 = 1.0 / 20.0;
@@ -214,6 +239,8 @@ struct Track {
     first_pass: bool,
     /// Frame and box of the last verified find masked under this (first-pass) track's id.
     attached: Option<(u64, BBox)>,
+    /// Started by a run of candidates and not matched by a detection since.
+    candidates_only: bool,
 }
 
 impl Track {
@@ -236,6 +263,7 @@ impl Track {
             zoom: 1.0,
             first_pass,
             attached: None,
+            candidates_only: false,
         }
     }
 
@@ -333,17 +361,12 @@ struct Chain {
 }
 
 impl Chain {
-    /// Adds the chain's boxes (`Origin::Backfilled`) to the held frames and takes its
-    /// candidates; false when no candidate continues the track back.
-    fn follow(
-        &self,
-        held: &mut VecDeque<FrameBoxes>,
-        candidates: &mut VecDeque<(u64, Vec<Detection>)>,
-    ) -> bool {
-        // (frame, box, score), latest first.
-        let mut links = vec![(self.first, self.first_box, self.score)];
-        for (index, finds) in candidates.iter_mut().rev() {
-            let (last, last_box, _) = *links.last().expect("starts with the first box");
+    /// The candidates that lead back from the first box, latest first: (position in
+    /// `candidates`, index among that frame's finds), one a frame at most.
+    fn links(&self, candidates: &VecDeque<(u64, Vec<Detection>)>) -> Vec<(usize, usize)> {
+        let mut links = Vec::new();
+        let (mut last, mut last_box) = (self.first, self.first_box);
+        for (pos, (index, finds)) in candidates.iter().enumerate().rev() {
             if *index >= last {
                 continue;
             }
@@ -358,12 +381,31 @@ impl Chain {
                 .filter(|&(_, iou)| iou >= 0.5)
                 .max_by(|a, b| a.1.total_cmp(&b.1));
             if let Some((k, _)) = best {
-                let d = finds.swap_remove(k);
-                links.push((*index, d.bbox, d.score));
+                links.push((pos, k));
+                (last, last_box) = (*index, finds[k].bbox);
             }
         }
-        if links.len() < 2 {
+        links
+    }
+
+    /// Adds the chain's boxes (`Origin::Backfilled`) to the held frames and takes its
+    /// candidates; false when no candidate continues the track back.
+    fn follow(
+        &self,
+        held: &mut VecDeque<FrameBoxes>,
+        candidates: &mut VecDeque<(u64, Vec<Detection>)>,
+    ) -> bool {
+        let found = self.links(candidates);
+        if found.is_empty() {
             return false;
+        }
+        // (frame, box, score), latest first. One link a frame: taking one out leaves the
+        // others' indices as they were.
+        let mut links = vec![(self.first, self.first_box, self.score)];
+        for (pos, k) in found {
+            let (index, finds) = &mut candidates[pos];
+            let d = finds.swap_remove(k);
+            links.push((*index, d.bbox, d.score));
         }
         for pair in links.windows(2) {
             let ((to, b, _), (from, a, score)) = (pair[0], pair[1]);
@@ -744,6 +786,7 @@ impl Tracker {
                     }
                     track.update(d, frame);
                     track.first_pass |= is_first(di);
+                    track.candidates_only &= is_candidate(di);
                     boxes.push(from_detection(d, Some(track.id), origin_of(di)));
                 }
                 None => {
@@ -757,7 +800,7 @@ impl Tracker {
                     // kept in place drifts off the face as soon as the camera moves):
                     // the track ends.
                     if !mostly_inside(&bbox, cfg.frame_size)
-                        || ((track.hits < 2 || !track.first_pass)
+                        || ((track.hits < 2 || !track.first_pass || track.candidates_only)
                             && track.misses > unconfirmed_max_age)
                     {
                         track.misses = cfg.max_age + 1;
@@ -959,6 +1002,12 @@ impl Tracker {
             }
         }
 
+        if cfg.candidate_run > 0 {
+            self.start_candidate_runs(frame, &detections, &mut matched_det, &mut boxes, |di| {
+                is_candidate(di)
+            });
+        }
+
         self.held.push_back(FrameBoxes {
             index: frame,
             boxes,
@@ -976,6 +1025,63 @@ impl Tracker {
             self.held_candidates.pop_front();
         }
         out
+    }
+
+    /// The face candidates of this frame that matched no track and recur on the
+    /// candidate run's detector runs before it ([`TrackerConfig::candidate_run`]) start
+    /// tracks, followed back along them; not where a box of this frame covers them
+    /// already. Plates are left out: their threshold is already low (0.2), and on the
+    /// Hamilton clip, which has none, their runs added 32 false plate boxes.
+    fn start_candidate_runs(
+        &mut self,
+        frame: u64,
+        detections: &[Detection],
+        matched_det: &mut [bool],
+        boxes: &mut Vec<TrackedBox>,
+        is_candidate: impl Fn(usize) -> bool,
+    ) {
+        let cfg = self.config;
+        let mut order: Vec<usize> = (0..detections.len())
+            .filter(|&di| {
+                is_candidate(di) && !matched_det[di] && detections[di].score >= cfg.low_threshold
+            })
+            .collect();
+        order.sort_by(|&a, &b| detections[b].score.total_cmp(&detections[a].score));
+        for di in order {
+            let d = &detections[di];
+            if d.class != ObjectClass::Face || d.bbox.h > CANDIDATE_RUN_MAX_HEIGHT {
+                continue;
+            }
+            let covered: Vec<BBox> = boxes
+                .iter()
+                .filter(|b| b.class == d.class)
+                .map(|b| b.bbox)
+                .collect();
+            if mostly_covered(&d.bbox, &covered) {
+                continue;
+            }
+            let chain = Chain {
+                id: self.next_id,
+                class: d.class,
+                score: d.score,
+                first: frame,
+                first_box: d.bbox,
+                scene_start: self.scene_start,
+                max_gap: cfg.two_runs() - 1,
+            };
+            let runs = chain.links(&self.held_candidates).len() as u32 + 1;
+            if runs < cfg.candidate_runs_needed() {
+                continue;
+            }
+            chain.follow(&mut self.held, &mut self.held_candidates);
+            let mut track = Track::new(self.next_id, d, frame, true);
+            self.next_id += 1;
+            track.hits = runs;
+            track.candidates_only = true;
+            matched_det[di] = true;
+            boxes.push(from_detection(d, Some(track.id), Origin::Detected));
+            self.tracks.push(track);
+        }
     }
 
     /// A cross-fade from frame `start` on, seen on the current frame (a fade is seen only
@@ -1846,6 +1952,101 @@ mod tests {
             .collect();
         let out = run(&mut Tracker::new(config(15)), frames);
         assert_eq!(out[8].boxes[0].bbox.x, 38.0);
+    }
+
+    /// Runs frames with candidates only through a tracker and returns every released frame.
+    fn run_candidates(cfg: TrackerConfig, frames: Vec<Vec<Detection>>) -> Vec<FrameBoxes> {
+        let mut tracker = Tracker::new(cfg);
+        let mut out = Vec::new();
+        for cands in frames {
+            out.extend(tracker.push_frame(FrameInput {
+                candidates: &cands,
+                ..FrameInput::default()
+            }));
+        }
+        out.extend(tracker.flush());
+        out
+    }
+
+    #[test]
+    fn a_recurring_candidate_starts_a_track() {
+        // A face that is only ever a candidate, at x = 50 + i/4 on frames 0..=14 (not on
+        // frame 6), and a stray candidate that never recurs at the same place.
+        let cfg = TrackerConfig {
+            candidate_run: 5,
+            ..config(15)
+        };
+        let frames = (0..26u64)
+            .map(|i| {
+                let mut cands = vec![det(300.0 + 50.0 * i as f32, 300.0, 0.2)];
+                if i <= 14 && i != 6 {
+                    cands.push(det(50.0 + i as f32 / 4.0, 0.0, 0.15));
+                }
+                cands
+            })
+            .collect();
+        let out = run_candidates(cfg, frames);
+        assert_eq!(out.len(), 26);
+        for f in &out {
+            let boxes: Vec<_> = f.boxes.iter().map(|b| (b.track_id, b.origin)).collect();
+            let origin = match f.index {
+                // Backfilled along the run that started it on frame 4.
+                0..=3 => Some(Origin::Backfilled),
+                6 => Some(Origin::Interpolated),
+                4..=14 => Some(Origin::Detected),
+                // Unconfirmed by a detection: predicted as a track found once.
+                15..=18 => Some(Origin::Predicted),
+                _ => None,
+            };
+            let expected: Vec<_> = origin.map(|o| (Some(1), o)).into_iter().collect();
+            assert_eq!(boxes, expected, "frame {}", f.index);
+            if let Some(b) = f.boxes.first().filter(|_| f.index <= 14 && f.index != 6) {
+                assert_eq!(b.bbox.x, 50.0 + f.index as f32 / 4.0, "frame {}", f.index);
+            }
+        }
+        // Four runs are not enough; nor does a large find that recurs (a whole photo scored
+        // 0.1-0.3) start a track, nor a plate.
+        let large = Detection {
+            bbox: BBox::new(50.0, 0.0, 60.0, 60.0),
+            ..det(0.0, 0.0, 0.2)
+        };
+        let plate = Detection {
+            class: ObjectClass::LicensePlate,
+            ..det(50.0, 0.0, 0.15)
+        };
+        let frames = (0..10)
+            .map(|i| {
+                let mut cands = vec![large.clone(), plate.clone()];
+                if i < 4 {
+                    cands.push(det(150.0, 0.0, 0.15));
+                }
+                cands
+            })
+            .collect();
+        let out = run_candidates(cfg, frames);
+        assert!(out.iter().all(|f| f.boxes.is_empty()), "{out:?}");
+        // With the detector on every third frame, 6 runs are all a lookahead of 15 holds: a
+        // candidate run of 8 asks for those 6.
+        let cfg = TrackerConfig {
+            candidate_run: 8,
+            detect_interval: 3,
+            ..config(15)
+        };
+        let frames = (0..20)
+            .map(|i| {
+                if i % 3 == 0 {
+                    vec![det(50.0, 0.0, 0.15)]
+                } else {
+                    vec![]
+                }
+            })
+            .collect();
+        let out = run_candidates(cfg, frames);
+        let first = out
+            .iter()
+            .find(|f| f.boxes.iter().any(|b| b.origin == Origin::Detected));
+        assert_eq!(first.map(|f| f.index), Some(15));
+        assert_eq!(out[0].boxes.len(), 1, "backfilled to the run's start");
     }
 
     #[test]

@@ -44,6 +44,12 @@ const DEFAULT_MATCH_IOU: f64 = 0.2;
 // "Leaks").
 const DEFAULT_FOLLOW_CAMERA: bool = true;
 const DEFAULT_INTERVAL: u32 = 1;
+/// Detector runs a candidate must recur on to start a track (0 = never): see
+/// `TrackerConfig::candidate_run`. Measured on the leak benchmark (README "Leaks"; off /
+/// 12 / 8 / 6 runs): dev video 382 / 238 / 214 / 152 leaked face-frames, 12.3 / 15.1 /
+/// 16.9 / 18.2 false face boxes a frame, masked area 8.5 / 8.7 / 8.7 / 8.8 %; `seed2`
+/// 125 / 103 / 103 / 104. Recall first: 6.
+pub const DEFAULT_CANDIDATE_RUN: u32 = 6;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -55,6 +61,7 @@ struct Settings {
     match_iou: f64,
     follow_camera: bool,
     interval: u32,
+    candidate_run: u32,
 }
 
 impl Default for Settings {
@@ -68,6 +75,7 @@ impl Default for Settings {
             match_iou: DEFAULT_MATCH_IOU,
             follow_camera: DEFAULT_FOLLOW_CAMERA,
             interval: DEFAULT_INTERVAL,
+            candidate_run: DEFAULT_CANDIDATE_RUN,
         }
     }
 }
@@ -249,6 +257,7 @@ impl RedactTrack {
             frame_size: info.map_or((0, 0), |i| (i.width(), i.height())),
             follow_camera: s.follow_camera,
             detect_interval: s.interval,
+            candidate_run: s.candidate_run,
             ..TrackerConfig::default()
         }
     }
@@ -567,6 +576,13 @@ impl ObjectImpl for RedactTrack {
                     .default_value(DEFAULT_INTERVAL)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("candidate-run")
+                    .nick("Candidate run")
+                    .blurb("A face candidate of redactdetect (a find below its threshold) that recurs at the same place on this many detector runs in a row starts a track, backfilled along them (0 = never; at least 2, at most the runs the lookahead holds: 6 with lookahead 15 and interval 3; candidates higher than 48 px never): a blurred or covered face the detector is never sure of but sees every time. Such a track keeps a predicted box only as long as one found once, until a detection confirms it")
+                    .maximum(1000)
+                    .default_value(DEFAULT_CANDIDATE_RUN)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecDouble::builder("high-threshold")
                     .nick("High threshold")
                     .blurb("Detections at or above this confidence are associated first and may start tracks")
@@ -607,6 +623,7 @@ impl ObjectImpl for RedactTrack {
             "follow-camera" => s.follow_camera = value.get().expect("type checked upstream"),
             "lookahead" => s.lookahead = value.get().expect("type checked upstream"),
             "interval" => s.interval = value.get().expect("type checked upstream"),
+            "candidate-run" => s.candidate_run = value.get().expect("type checked upstream"),
             "high-threshold" => s.high_threshold = value.get().expect("type checked upstream"),
             "low-threshold" => s.low_threshold = value.get().expect("type checked upstream"),
             "match-iou" => s.match_iou = value.get().expect("type checked upstream"),
@@ -630,6 +647,7 @@ impl ObjectImpl for RedactTrack {
             "follow-camera" => s.follow_camera.to_value(),
             "lookahead" => s.lookahead.to_value(),
             "interval" => s.interval.to_value(),
+            "candidate-run" => s.candidate_run.to_value(),
             "high-threshold" => s.high_threshold.to_value(),
             "low-threshold" => s.low_threshold.to_value(),
             "match-iou" => s.match_iou.to_value(),

@@ -21,6 +21,10 @@
 //! * `lookahead` N (default 0, for live pipelines) holds N frames back: a new track is
 //!   extended backwards over them, and gaps between two detections of a track are
 //!   interpolated instead of predicted. The element adds N frame durations to the latency.
+//! * `redactdetect`'s candidates (`face-candidate`, ...: finds below its threshold)
+//!   continue tracks that two detections confirmed and lead a new track's backfill; a face
+//!   candidate that recurs at the same place on `candidate-run` detector runs in a row (default 6,
+//!   within the lookahead; up to 48 px high) starts a track of its own. They are removed.
 //! * A scene cut (a large change of the luma histogram) ends every track: no box is carried
 //!   across it, and no backfill reaches before it. In CUDA memory the luma sample is made
 //!   by a kernel; only the sample comes to the host. `device` as on `redactdetect`.
@@ -34,6 +38,8 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+
+pub use imp::DEFAULT_CANDIDATE_RUN;
 
 glib::wrapper! {
     pub struct RedactTrack(ObjectSubclass<imp::RedactTrack>) @extends gst::Element, gst::Object;
