@@ -108,10 +108,10 @@ pub struct Detection {
 /// Whether `b` lies (nearly) wholly inside one of `regions`: a verification pass's
 /// detection of a face that is masked already. One that sticks out is kept: the face is
 /// then only partly under the mask.
-pub fn mostly_covered(b: &BBox, regions: &[BBox]) -> bool {
+pub fn mostly_covered<'a>(b: &BBox, regions: impl IntoIterator<Item = &'a BBox>) -> bool {
     let area = b.area().max(1e-6);
     regions
-        .iter()
+        .into_iter()
         .any(|r| b.intersection_area(r) >= VERIFIED_COVERED * area)
 }
 

@@ -388,17 +388,14 @@ impl Chain {
         links
     }
 
-    /// Adds the chain's boxes (`Origin::Backfilled`) to the held frames and takes its
-    /// candidates; false when no candidate continues the track back.
+    /// Adds the chain's boxes (`Origin::Backfilled`) along `found` (its [`Self::links`])
+    /// to the held frames, and takes those candidates.
     fn follow(
         &self,
+        found: Vec<(usize, usize)>,
         held: &mut VecDeque<FrameBoxes>,
         candidates: &mut VecDeque<(u64, Vec<Detection>)>,
-    ) -> bool {
-        let found = self.links(candidates);
-        if found.is_empty() {
-            return false;
-        }
+    ) {
         // (frame, box, score), latest first. One link a frame: taking one out leaves the
         // others' indices as they were.
         let mut links = vec![(self.first, self.first_box, self.score)];
@@ -420,7 +417,6 @@ impl Chain {
                 });
             }
         }
-        true
     }
 }
 
@@ -866,7 +862,7 @@ impl Tracker {
                         .map(|b| (b.bbox, b.track_id))
                         .unzip()
                 });
-                if mostly_covered(&d.bbox, regions) {
+                if mostly_covered(&d.bbox, regions.iter()) {
                     continue;
                 }
                 // One that overlaps a first-pass track's box is that face: masked under
@@ -974,7 +970,9 @@ impl Tracker {
             // benchmark's dev video, and closed nothing), else along the motion. A chained
             // track is not backfilled again: `backfill_from` stays None, so it is not placed
             // anew when seen again.
-            if chain.follow(&mut self.held, &mut self.held_candidates) {
+            let found = chain.links(&self.held_candidates);
+            if !found.is_empty() {
+                chain.follow(found, &mut self.held, &mut self.held_candidates);
                 continue;
             }
             for held in self.held.iter_mut().filter(|h| {
@@ -1003,9 +1001,8 @@ impl Tracker {
         }
 
         if cfg.candidate_run > 0 {
-            self.start_candidate_runs(frame, &detections, &mut matched_det, &mut boxes, |di| {
-                is_candidate(di)
-            });
+            let candidates = first.len()..first_pass_end;
+            self.start_candidate_runs(frame, &detections, candidates, &mut matched_det, &mut boxes);
         }
 
         self.held.push_back(FrameBoxes {
@@ -1036,28 +1033,25 @@ impl Tracker {
         &mut self,
         frame: u64,
         detections: &[Detection],
+        candidates: std::ops::Range<usize>,
         matched_det: &mut [bool],
         boxes: &mut Vec<TrackedBox>,
-        is_candidate: impl Fn(usize) -> bool,
     ) {
         let cfg = self.config;
-        let mut order: Vec<usize> = (0..detections.len())
+        let mut order: Vec<usize> = candidates
             .filter(|&di| {
-                is_candidate(di) && !matched_det[di] && detections[di].score >= cfg.low_threshold
+                let d = &detections[di];
+                !matched_det[di]
+                    && d.class == ObjectClass::Face
+                    && d.score >= cfg.low_threshold
+                    && d.bbox.h <= CANDIDATE_RUN_MAX_HEIGHT
             })
             .collect();
         order.sort_by(|&a, &b| detections[b].score.total_cmp(&detections[a].score));
         for di in order {
             let d = &detections[di];
-            if d.class != ObjectClass::Face || d.bbox.h > CANDIDATE_RUN_MAX_HEIGHT {
-                continue;
-            }
-            let covered: Vec<BBox> = boxes
-                .iter()
-                .filter(|b| b.class == d.class)
-                .map(|b| b.bbox)
-                .collect();
-            if mostly_covered(&d.bbox, &covered) {
+            let faces = boxes.iter().filter(|b| b.class == d.class).map(|b| &b.bbox);
+            if mostly_covered(&d.bbox, faces) {
                 continue;
             }
             let chain = Chain {
@@ -1069,11 +1063,12 @@ impl Tracker {
                 scene_start: self.scene_start,
                 max_gap: cfg.two_runs() - 1,
             };
-            let runs = chain.links(&self.held_candidates).len() as u32 + 1;
+            let found = chain.links(&self.held_candidates);
+            let runs = found.len() as u32 + 1;
             if runs < cfg.candidate_runs_needed() {
                 continue;
             }
-            chain.follow(&mut self.held, &mut self.held_candidates);
+            chain.follow(found, &mut self.held, &mut self.held_candidates);
             let mut track = Track::new(self.next_id, d, frame, true);
             self.next_id += 1;
             track.hits = runs;
