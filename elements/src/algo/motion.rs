@@ -1,4 +1,4 @@
-//! The picture's own motion from one frame to the next: one shift for the whole frame,
+//! The picture's own motion from one frame to the next: a shift and a zoom for the whole frame,
 //! found by matching the coarse luma samples the cut detector takes (`scene::luma_sample`:
 //! every 4th pixel of every 8th row). The tracker moves the boxes of faces it cannot see
 //! with it, as BoT-SORT's camera-motion compensation does: in a whip-pan the faces are
@@ -7,8 +7,12 @@
 //! The sample is averaged into cells of 8 × 8 pixels, and those halved until the grid is
 //! at most 40 cells wide; the shift with the best zero-mean normalised correlation is
 //! searched on the coarsest grid (up to a quarter of the frame each way, at least half the
-//! frame overlapping) and refined on each finer one. Returned in pixels (multiples of 8), or None when the frames are too flat
-//! to tell or nothing matches well.
+//! frame overlapping) and refined on each finer one (multiples of 8 pixels). Then zooms of
+//! up to 12 % a frame about the frame's centre are tried with shifts within half a cell of
+//! it, on a grid at most 80 cells wide (bilinear samples of the previous frame): in a zoom
+//! the faces the detector loses move away from the centre or towards it and change size,
+//! which no shift follows. None when the frames are too flat to tell or nothing matches
+//! well.
 
 /// Correlation the best shift must reach to be believed (measured 0.80–0.99 on the leak
 /// benchmark's whip-pans; flat or unrelated pictures stay far below).
@@ -95,6 +99,57 @@ impl Grid {
         Some((sab - sa * sb / n) / (va * vb).sqrt())
     }
 
+    /// Correlation of `self` zoomed by `scale` about the grid's centre and moved by
+    /// (dx, dy) cells with `next` (each cell of `next` against the bilinear sample of
+    /// `self` where it came from), over the part they share; None as for
+    /// [`Self::correlation`].
+    fn zoomed_correlation(&self, next: &Grid, scale: f32, dx: f32, dy: f32) -> Option<f32> {
+        let (cx, cy) = (self.w as f32 / 2.0, self.h as f32 / 2.0);
+        let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0f32, 0.0, 0.0, 0.0, 0.0);
+        let mut n = 0usize;
+        for y in 0..next.h {
+            // Cell centres: cell (x, y) is at (x + 0.5, y + 0.5).
+            let qy = (y as f32 + 0.5 - cy - dy) / scale + cy - 0.5;
+            if qy < 0.0 || qy > (self.h - 1) as f32 {
+                continue;
+            }
+            let (y0, fy) = (qy.floor() as usize, qy.fract());
+            let y1 = (y0 + 1).min(self.h - 1);
+            let (r0, r1) = (
+                &self.v[y0 * self.w..][..self.w],
+                &self.v[y1 * self.w..][..self.w],
+            );
+            let rb = &next.v[y * next.w..][..next.w];
+            for (x, b) in rb.iter().enumerate() {
+                let qx = (x as f32 + 0.5 - cx - dx) / scale + cx - 0.5;
+                if qx < 0.0 || qx > (self.w - 1) as f32 {
+                    continue;
+                }
+                let (x0, fx) = (qx.floor() as usize, qx.fract());
+                let x1 = (x0 + 1).min(self.w - 1);
+                let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
+                let bottom = r1[x0] + (r1[x1] - r1[x0]) * fx;
+                let a = top + (bottom - top) * fy;
+                sa += a;
+                sb += b;
+                saa += a * a;
+                sbb += b * b;
+                sab += a * b;
+                n += 1;
+            }
+        }
+        if 2 * n < self.w * self.h {
+            return None;
+        }
+        let n = n as f32;
+        let va = saa - sa * sa / n;
+        let vb = sbb - sb * sb / n;
+        if va < n || vb < n {
+            return None;
+        }
+        Some((sab - sa * sb / n) / (va * vb).sqrt())
+    }
+
     /// The best shift within (±rx, ±ry) of (cx, cy), and its correlation.
     fn best(&self, next: &Grid, (cx, cy): (i64, i64), rx: i64, ry: i64) -> Option<(i64, i64, f32)> {
         let mut best: Option<(i64, i64, f32)> = None;
@@ -111,28 +166,127 @@ impl Grid {
     }
 }
 
-/// Measures the picture's shift between consecutive frames.
+/// The picture's motion from one frame to the next: a point at `p` (pixels, from the
+/// frame's top left corner) moves to `scale · p + shift` (a zoom and a pan).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PictureMotion {
+    pub scale: f32,
+    pub shift: (f32, f32),
+}
+
+impl PictureMotion {
+    /// A pan by (dx, dy) pixels.
+    pub fn shift(dx: f32, dy: f32) -> PictureMotion {
+        PictureMotion {
+            scale: 1.0,
+            shift: (dx, dy),
+        }
+    }
+
+    pub fn apply(&self, (x, y): (f32, f32)) -> (f32, f32) {
+        (self.scale * x + self.shift.0, self.scale * y + self.shift.1)
+    }
+}
+
+/// Widest grid (cells) the zoom is searched on: 80 at 720p (16 px cells), 60 at 1080p
+/// (32 px cells).
+const ZOOM_GRID: usize = 80;
+
+/// Zooms searched, a frame: up to 12 % either way, in steps of 2 %, then refined to 1 %.
+const ZOOM_MAX: f32 = 0.12;
+const ZOOM_STEP: f32 = 0.02;
+
+/// A zoom must match better than the best pan by this much to be believed.
+const ZOOM_MARGIN: f32 = 0.005;
+
+/// Measures the picture's motion between consecutive frames.
 #[derive(Debug, Default)]
-pub struct ShiftEstimator {
+pub struct MotionEstimator {
     previous: Option<Grid>,
 }
 
-impl ShiftEstimator {
-    pub fn new() -> ShiftEstimator {
-        ShiftEstimator::default()
+impl MotionEstimator {
+    pub fn new() -> MotionEstimator {
+        MotionEstimator::default()
     }
 
-    /// The shift in pixels from the previous frame's sample to this one's (`width` values
-    /// a row), or None on the first frame, when either frame is too flat or when the best
-    /// match is poor.
-    pub fn next(&mut self, sample: &[u8], width: usize) -> Option<(f32, f32)> {
+    /// The motion from the previous frame's sample to this one's (`width` values a row),
+    /// or None on the first frame, when either frame is too flat or when the best match
+    /// is poor. The shift is searched first; then zooms about the
+    /// frame's centre with shifts within half a cell of it, on a grid at most `ZOOM_GRID`
+    /// cells wide: a zoom is kept when it matches better than the pan by `ZOOM_MARGIN`.
+    pub fn next(&mut self, sample: &[u8], width: usize) -> Option<PictureMotion> {
+        let levels = self.levels(sample, width)?;
+        let (dx, dy, c) = Self::best_shift(&levels)?;
+        let pan = PictureMotion::shift(dx as f32 * CELL, dy as f32 * CELL);
+        let Some(k) = levels.iter().position(|(a, _)| a.w <= ZOOM_GRID) else {
+            return Some(pan);
+        };
+        let (a, b) = &levels[k];
+        let cell = CELL * (1u32 << k) as f32;
+        let base = (
+            dx as f32 / (1u32 << k) as f32,
+            dy as f32 / (1u32 << k) as f32,
+        );
+        // The best (scale, shift) with the shift within half a cell of `base`.
+        let best_near = |scale: f32| -> Option<(f32, (f32, f32), f32)> {
+            let mut best: Option<(f32, (f32, f32), f32)> = None;
+            for oy in [-0.5f32, 0.0, 0.5] {
+                for ox in [-0.5f32, 0.0, 0.5] {
+                    let d = (base.0 + ox, base.1 + oy);
+                    if let Some(c) = a.zoomed_correlation(b, scale, d.0, d.1)
+                        && best.is_none_or(|(_, _, b)| c > b)
+                    {
+                        best = Some((scale, d, c));
+                    }
+                }
+            }
+            best
+        };
+        let still = best_near(1.0).map_or(c, |(_, _, c1)| c1.max(c));
+        let steps = (ZOOM_MAX / ZOOM_STEP).round() as i32;
+        let mut best: Option<(f32, (f32, f32), f32)> = None;
+        for i in (-steps..=steps).filter(|&i| i != 0) {
+            if let Some(z) = best_near(1.0 + i as f32 * ZOOM_STEP)
+                && best.is_none_or(|b| z.2 > b.2)
+            {
+                best = Some(z);
+            }
+        }
+        let Some(coarse) = best else {
+            return Some(pan);
+        };
+        let mut best = coarse;
+        for scale in [coarse.0 - ZOOM_STEP / 2.0, coarse.0 + ZOOM_STEP / 2.0] {
+            if let Some(z) = best_near(scale)
+                && z.2 > best.2
+            {
+                best = z;
+            }
+        }
+        let (scale, d, zc) = best;
+        if zc < still + ZOOM_MARGIN || zc < SHIFT_MIN_CORRELATION {
+            return Some(pan);
+        }
+        // Cell coordinates about the grid's centre, to pixels from the top left corner.
+        let centre = (a.w as f32 * cell / 2.0, a.h as f32 * cell / 2.0);
+        Some(PictureMotion {
+            scale,
+            shift: (
+                (1.0 - scale) * centre.0 + d.0 * cell,
+                (1.0 - scale) * centre.1 + d.1 * cell,
+            ),
+        })
+    }
+
+    /// The previous frame's grid and this one's, halved until the coarsest is at most
+    /// `COARSEST` cells wide (finest first); this one's is kept for the next frame.
+    fn levels(&mut self, sample: &[u8], width: usize) -> Option<Vec<(Grid, Grid)>> {
         let grid = Grid::of_sample(sample, width)?;
         let previous = self.previous.replace(grid.clone())?;
         if previous.w != grid.w || previous.h != grid.h {
             return None;
         }
-        // A pyramid of both, halved until the coarsest is at most COARSEST cells wide: the
-        // search there covers a quarter of the frame each way, each finer level refines.
         let mut levels = vec![(previous, grid)];
         while levels
             .last()
@@ -142,6 +296,12 @@ impl ShiftEstimator {
             let next = (a.halved(), b.halved());
             levels.push(next);
         }
+        Some(levels)
+    }
+
+    /// The best shift in fine cells and its correlation: searched on the coarsest level
+    /// (a quarter of the frame each way), refined on each finer one.
+    fn best_shift(levels: &[(Grid, Grid)]) -> Option<(i64, i64, f32)> {
         let (top, top_next) = levels.last().expect("not empty");
         let (rx, ry) = ((top.w / 4) as i64, (top.h / 4) as i64);
         let (mut dx, mut dy, mut c) = top.best(top_next, (0, 0), rx, ry)?;
@@ -153,13 +313,12 @@ impl ShiftEstimator {
             return None;
         }
         if (dx, dy) != (0, 0)
-            && previous
-                .correlation(grid, 0, 0)
-                .is_some_and(|still| still >= c - STILL_MARGIN)
+            && let Some(still) = previous.correlation(grid, 0, 0)
+            && still >= c - STILL_MARGIN
         {
-            return Some((0.0, 0.0));
+            return Some((0, 0, still));
         }
-        Some((dx as f32 * CELL, dy as f32 * CELL))
+        Some((dx, dy, c))
     }
 
     /// Forgets the previous frame (a cut: nothing to match against).
@@ -197,7 +356,7 @@ mod tests {
 
     #[test]
     fn finds_pans_and_whips_and_standing_still() {
-        let mut est = ShiftEstimator::new();
+        let mut est = MotionEstimator::new();
         let (s, w) = sample(0, 0);
         assert_eq!(est.next(&s, w), None, "first frame");
         // The camera moves right/down by (ox, oy): the picture moves left/up.
@@ -207,15 +366,66 @@ mod tests {
             let (s, w) = sample(at.0, at.1);
             assert_eq!(
                 est.next(&s, w),
-                Some((-mx as f32, -my as f32)),
+                Some(PictureMotion::shift(-mx as f32, -my as f32)),
                 "camera move ({mx}, {my})"
             );
         }
     }
 
+    /// The luma sample of a 640×360 frame looking at the world around (ox, oy) at `zoom`
+    /// frame pixels per world unit.
+    fn zoomed_sample(ox: f64, oy: f64, zoom: f64) -> (Vec<u8>, usize) {
+        let (w, h) = (640i64, 360i64);
+        let mut out = Vec::new();
+        for y in (0..h).step_by(8) {
+            for x in (0..w).step_by(4) {
+                let wx = ox + (x as f64 - 320.0) / zoom;
+                let wy = oy + (y as f64 - 180.0) / zoom;
+                out.push(world(wx.round() as i64, wy.round() as i64));
+            }
+        }
+        (out, (w as usize).div_ceil(4))
+    }
+
+    #[test]
+    fn finds_zooms_in_and_out() {
+        // The camera zooms in 5 % (and pans), then out 8 %, then holds still: where does a
+        // point of the picture 200 px right of and 100 px below the centre go, and how
+        // does its size change?
+        let mut est = MotionEstimator::new();
+        let (s, w) = zoomed_sample(0.0, 0.0, 1.0);
+        est.next(&s, w);
+        let mut view = (0.0, 0.0, 1.0);
+        for (move_x, move_y, zoom) in [(0.0, 0.0, 1.05), (10.0, 0.0, 1.05), (0.0, 0.0, 1.0 / 1.08)]
+        {
+            let before = view;
+            view = (view.0 + move_x, view.1 + move_y, view.2 * zoom);
+            let (s, w) = zoomed_sample(view.0, view.1, view.2);
+            let m = est.next(&s, w).expect("a motion");
+            assert!((m.scale as f64 - zoom).abs() <= 0.011, "zoom {zoom}: {m:?}");
+            // The world point seen at (520, 280) on the frame before, and where it is now.
+            let world_at = (before.0 + 200.0 / before.2, before.1 + 100.0 / before.2);
+            let now = (
+                320.0 + (world_at.0 - view.0) * view.2,
+                180.0 + (world_at.1 - view.1) * view.2,
+            );
+            let (x, y) = m.apply((520.0, 280.0));
+            assert!(
+                (x as f64 - now.0).abs() <= 8.0 && (y as f64 - now.1).abs() <= 8.0,
+                "zoom {zoom}, move ({move_x}, {move_y}): ({x}, {y}) for {now:?}, {m:?}"
+            );
+        }
+        let (s, w) = zoomed_sample(view.0, view.1, view.2);
+        assert_eq!(
+            est.next(&s, w),
+            Some(PictureMotion::shift(0.0, 0.0)),
+            "still"
+        );
+    }
+
     #[test]
     fn flat_or_unrelated_frames_give_none() {
-        let mut est = ShiftEstimator::new();
+        let mut est = MotionEstimator::new();
         let (s, w) = sample(0, 0);
         est.next(&s, w);
         let black = vec![3u8; s.len()];

@@ -13,7 +13,7 @@ use gst::subclass::prelude::*;
 use crate::algo::cost::Stopwatch;
 use crate::algo::detection::{BBox, Detection, ObjectClass};
 use crate::algo::frame::PixelFormat;
-use crate::algo::motion::ShiftEstimator;
+use crate::algo::motion::MotionEstimator;
 use crate::algo::scene::{CutDetector, SceneChange, luma_sample};
 use crate::algo::track::{FrameBoxes, FrameInput, Origin, Tracker, TrackerConfig};
 use crate::cuda::element::{ContextHandler, Device, Path};
@@ -93,7 +93,7 @@ struct State {
     tracker: Option<Tracker>,
     cuts: CutDetector,
     /// The picture's motion, for camera-following.
-    shifts: ShiftEstimator,
+    motion: MotionEstimator,
     held: VecDeque<Held>,
     /// The kernels, on the CUDA path (the cut detector's sample is made on the device).
     engine: Option<Engine>,
@@ -325,7 +325,7 @@ impl RedactTrack {
                 .expect("created above")
                 .config()
                 .follow_camera;
-            let (cut, shift) = match (info.as_ref(), format) {
+            let (cut, picture) = match (info.as_ref(), format) {
                 (Some(i), Some(format)) => {
                     let sample = if state.path == Some(Path::Cuda) {
                         device_luma_sample(&mut state.engine, &buffer, i, format).map_err(|e| {
@@ -340,17 +340,25 @@ impl RedactTrack {
                         host_luma_sample(&buffer, i, format)
                     };
                     let width = (i.width() as usize).div_ceil(4);
-                    let shift = if follow_camera {
-                        state.shifts.next(&sample, width)
+                    let picture = if follow_camera {
+                        state.motion.next(&sample, width)
                     } else {
                         None
                     };
-                    (state.cuts.next(&sample, width), shift)
+                    (state.cuts.next(&sample, width), picture)
                 }
                 _ => (SceneChange::None, None),
             };
             if cut != SceneChange::None {
                 gst::debug!(CAT, imp = self, "{cut:?} at {:?}: tracks end", buffer.pts());
+            }
+            if let Some(m) = picture {
+                gst::log!(
+                    CAT,
+                    imp = self,
+                    "picture motion at {:?}: {m:?}",
+                    buffer.pts()
+                );
             }
             state.held.push_back(Held::Buffer(buffer));
             let released = state
@@ -362,7 +370,7 @@ impl RedactTrack {
                     candidates: &regions.candidates,
                     verified: &regions.verified,
                     change: cut,
-                    shift,
+                    picture,
                 });
             Self::release(&mut state, released)
         };
@@ -418,7 +426,7 @@ impl RedactTrack {
                 state.held.clear();
                 state.tracker = None;
                 state.cuts = CutDetector::default();
-                state.shifts.reset();
+                state.motion.reset();
             }
             _ => {}
         }
@@ -557,7 +565,7 @@ impl ObjectImpl for RedactTrack {
                     .build(),
                 glib::ParamSpecBoolean::builder("follow-camera")
                     .nick("Follow the camera")
-                    .blurb("Tracks move with the picture: its shift, measured on every frame (whip-pans: the smeared faces' boxes go where the picture takes them), and while the camera pans or zooms as the tracks found on two frames in a row show, missed faces move and scale with it instead of on their own velocity: fewer leaked frames, far fewer boxes left on empty background")
+                    .blurb("Tracks move with the picture: its shift and zoom, measured on every frame (whip-pans: the smeared faces' boxes go where the picture takes them; zooms: missed faces' boxes move and scale with the picture), and while the camera pans or zooms as the tracks found on two frames in a row show, missed faces move and scale with it instead of on their own velocity: fewer leaked frames, far fewer boxes left on empty background")
                     .default_value(DEFAULT_FOLLOW_CAMERA)
                     .mutable_ready()
                     .build(),
