@@ -9,7 +9,7 @@
 //! searched on the coarsest grid (up to a quarter of the frame each way, at least half the
 //! frame overlapping) and refined on each finer one (multiples of 8 pixels). Then zooms of
 //! up to 12 % a frame about the frame's centre are tried with shifts within half a cell of
-//! it, on a grid at most 80 cells wide (bilinear samples of the previous frame): in a zoom
+//! it, on the coarsest grid (bilinear samples of the previous frame): in a zoom
 //! the faces the detector loses move away from the centre or towards it and change size,
 //! which no shift follows. None when the frames are too flat to tell or nothing matches
 //! well.
@@ -188,9 +188,9 @@ impl PictureMotion {
     }
 }
 
-/// Widest grid (cells) the zoom is searched on: 80 at 720p (16 px cells), 60 at 1080p
-/// (32 px cells).
-const ZOOM_GRID: usize = 80;
+/// Widest grid (cells) the zoom is searched on: the coarsest, 40 at 720p (32 px cells),
+/// 30 at 1080p (64 px cells), 40 at 360p (16 px cells).
+const ZOOM_GRID: usize = COARSEST;
 
 /// Zooms searched, a frame: up to 12 % either way, in steps of 2 %, then refined to 1 %.
 const ZOOM_MAX: f32 = 0.12;
@@ -214,7 +214,9 @@ impl MotionEstimator {
     /// or None on the first frame, when either frame is too flat or when the best match
     /// is poor. The shift is searched first; then zooms about the
     /// frame's centre with shifts within half a cell of it, on a grid at most `ZOOM_GRID`
-    /// cells wide: a zoom is kept when it matches better than the pan by `ZOOM_MARGIN`.
+    /// cells wide, climbing in 2 % steps from the better of ±2 % while the match improves,
+    /// then ±1 % around the best: a zoom is kept when it matches better than the pan by
+    /// `ZOOM_MARGIN`.
     pub fn next(&mut self, sample: &[u8], width: usize) -> Option<PictureMotion> {
         let levels = self.levels(sample, width)?;
         let (dx, dy, c) = Self::best_shift(&levels)?;
@@ -243,19 +245,29 @@ impl MotionEstimator {
             }
             best
         };
-        let still = best_near(1.0).map_or(c, |(_, _, c1)| c1.max(c));
+        // The pan's match on this grid (the one measured on the finest, if none here).
+        let still = best_near(1.0).map_or(c, |(_, _, c1)| c1);
+        // Climb from the better of one step in and one step out while the next step
+        // matches better (a still picture costs the two first steps alone).
         let steps = (ZOOM_MAX / ZOOM_STEP).round() as i32;
-        let mut best: Option<(f32, (f32, f32), f32)> = None;
-        for i in (-steps..=steps).filter(|&i| i != 0) {
-            if let Some(z) = best_near(1.0 + i as f32 * ZOOM_STEP)
-                && best.is_none_or(|b| z.2 > b.2)
-            {
-                best = Some(z);
-            }
-        }
-        let Some(coarse) = best else {
+        let Some(mut coarse) = [-1, 1]
+            .into_iter()
+            .filter_map(|i| best_near(1.0 + i as f32 * ZOOM_STEP).map(|z| (i, z)))
+            .max_by(|a, b| a.1.2.total_cmp(&b.1.2))
+        else {
             return Some(pan);
         };
+        if coarse.1.2 < still {
+            return Some(pan);
+        }
+        let direction = coarse.0;
+        for i in 2..=steps {
+            match best_near(1.0 + (direction * i) as f32 * ZOOM_STEP) {
+                Some(z) if z.2 > coarse.1.2 => coarse = (direction * i, z),
+                _ => break,
+            }
+        }
+        let coarse = coarse.1;
         let mut best = coarse;
         for scale in [coarse.0 - ZOOM_STEP / 2.0, coarse.0 + ZOOM_STEP / 2.0] {
             if let Some(z) = best_near(scale)
