@@ -326,8 +326,8 @@ struct DetectorArgs {
     #[arg(long, default_value_t = 0)]
     max_age: u32,
     /// Tracks keep their own velocity while the camera pans, zooms or whips, instead of
-    /// moving with the picture (the default: its shift measured on every frame, and the
-    /// motion of the tracks found): more leaked frames and more boxes left on empty
+    /// moving with the picture (the default: its shift and zoom measured on every frame,
+    /// and the motion of the tracks found): more leaked frames and more boxes left on empty
     /// background, measured (README "Leaks").
     #[arg(long)]
     no_follow_camera: bool,
