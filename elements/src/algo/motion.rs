@@ -77,26 +77,15 @@ impl Grid {
         let (ax, ay) = ((-dx).max(0) as usize, (-dy).max(0) as usize);
         let (bx, by) = (dx.max(0) as usize, dy.max(0) as usize);
         let (w, h) = (w as usize, h as usize);
-        let n = (w * h) as f32;
-        let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0f32, 0.0, 0.0, 0.0, 0.0);
+        let mut sums = Sums::default();
         for y in 0..h {
             let ra = &self.v[(ay + y) * self.w + ax..][..w];
             let rb = &next.v[(by + y) * next.w + bx..][..w];
             for (a, b) in ra.iter().zip(rb) {
-                sa += a;
-                sb += b;
-                saa += a * a;
-                sbb += b * b;
-                sab += a * b;
+                sums.add(*a, *b);
             }
         }
-        let va = saa - sa * sa / n;
-        let vb = sbb - sb * sb / n;
-        // Flat: less than about one grey level of spread per cell.
-        if va < n || vb < n {
-            return None;
-        }
-        Some((sab - sa * sb / n) / (va * vb).sqrt())
+        sums.correlation()
     }
 
     /// Correlation of `self` zoomed by `scale` about the grid's centre and moved by
@@ -105,8 +94,7 @@ impl Grid {
     /// [`Self::correlation`].
     fn zoomed_correlation(&self, next: &Grid, scale: f32, dx: f32, dy: f32) -> Option<f32> {
         let (cx, cy) = (self.w as f32 / 2.0, self.h as f32 / 2.0);
-        let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0f32, 0.0, 0.0, 0.0, 0.0);
-        let mut n = 0usize;
+        let mut sums = Sums::default();
         for y in 0..next.h {
             // Cell centres: cell (x, y) is at (x + 0.5, y + 0.5).
             let qy = (y as f32 + 0.5 - cy - dy) / scale + cy - 0.5;
@@ -129,25 +117,13 @@ impl Grid {
                 let x1 = (x0 + 1).min(self.w - 1);
                 let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
                 let bottom = r1[x0] + (r1[x1] - r1[x0]) * fx;
-                let a = top + (bottom - top) * fy;
-                sa += a;
-                sb += b;
-                saa += a * a;
-                sbb += b * b;
-                sab += a * b;
-                n += 1;
+                sums.add(top + (bottom - top) * fy, *b);
             }
         }
-        if 2 * n < self.w * self.h {
+        if 2 * sums.n < self.w * self.h {
             return None;
         }
-        let n = n as f32;
-        let va = saa - sa * sa / n;
-        let vb = sbb - sb * sb / n;
-        if va < n || vb < n {
-            return None;
-        }
-        Some((sab - sa * sb / n) / (va * vb).sqrt())
+        sums.correlation()
     }
 
     /// The best shift within (±rx, ±ry) of (cx, cy), and its correlation.
@@ -163,6 +139,39 @@ impl Grid {
             }
         }
         best
+    }
+}
+
+/// Sums over pairs of cell values, for their zero-mean normalised correlation.
+#[derive(Default)]
+struct Sums {
+    n: usize,
+    a: f32,
+    b: f32,
+    aa: f32,
+    bb: f32,
+    ab: f32,
+}
+
+impl Sums {
+    fn add(&mut self, a: f32, b: f32) {
+        self.n += 1;
+        self.a += a;
+        self.b += b;
+        self.aa += a * a;
+        self.bb += b * b;
+        self.ab += a * b;
+    }
+
+    /// None when either side is flat: less than about one grey level of spread per cell.
+    fn correlation(&self) -> Option<f32> {
+        let n = self.n as f32;
+        let va = self.aa - self.a * self.a / n;
+        let vb = self.bb - self.b * self.b / n;
+        if va < n || vb < n {
+            return None;
+        }
+        Some((self.ab - self.a * self.b / n) / (va * vb).sqrt())
     }
 }
 
@@ -188,10 +197,6 @@ impl PictureMotion {
     }
 }
 
-/// Widest grid (cells) the zoom is searched on: the coarsest, 40 at 720p (32 px cells),
-/// 30 at 1080p (64 px cells), 40 at 360p (16 px cells).
-const ZOOM_GRID: usize = COARSEST;
-
 /// Zooms searched, a frame: up to 12 % either way, in steps of 2 %, then refined to 1 %.
 const ZOOM_MAX: f32 = 0.12;
 const ZOOM_STEP: f32 = 0.02;
@@ -213,17 +218,15 @@ impl MotionEstimator {
     /// The motion from the previous frame's sample to this one's (`width` values a row),
     /// or None on the first frame, when either frame is too flat or when the best match
     /// is poor. The shift is searched first; then zooms about the
-    /// frame's centre with shifts within half a cell of it, on a grid at most `ZOOM_GRID`
-    /// cells wide, climbing in 2 % steps from the better of ±2 % while the match improves,
+    /// frame's centre with shifts within half a cell of it, on the coarsest grid, climbing in 2 % steps from the better of ±2 % while the match improves,
     /// then ±1 % around the best: a zoom is kept when it matches better than the pan by
     /// `ZOOM_MARGIN`.
     pub fn next(&mut self, sample: &[u8], width: usize) -> Option<PictureMotion> {
         let levels = self.levels(sample, width)?;
         let (dx, dy, c) = Self::best_shift(&levels)?;
         let pan = PictureMotion::shift(dx as f32 * CELL, dy as f32 * CELL);
-        let Some(k) = levels.iter().position(|(a, _)| a.w <= ZOOM_GRID) else {
-            return Some(pan);
-        };
+        // The coarsest grid: 40 cells across at 720p (32 px cells), 30 at 1080p (64 px).
+        let k = levels.len() - 1;
         let (a, b) = &levels[k];
         let cell = CELL * (1u32 << k) as f32;
         let base = (

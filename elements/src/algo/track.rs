@@ -74,7 +74,7 @@ pub struct TrackerConfig {
     /// Frame width and height (0 = unknown): predicted and backfilled boxes less than half
     /// inside the picture are dropped, and such a track ends.
     pub frame_size: (u32, u32),
-    /// Missed faces move with the camera while it moves ([`CameraMotion`]) instead of on
+    /// Missed faces move with the camera while it moves (`camera_motion`) instead of on
     /// their own velocity: far fewer boxes left behind on empty background in pans and
     /// zooms (`redacttrack` turns it on by default: README "Leaks").
     pub follow_camera: bool,
@@ -178,7 +178,8 @@ const CANDIDATE_RUN_MAX_HEIGHT: f32 = 48.0;
 /// by this much (IoU) is a second track of that face (begun while the first was lost, and
 /// the first found again): it ends, as BoT-SORT drops duplicate tracks, instead of
 /// sailing off the face with its own velocity. On the leak benchmark's dev video such a
-/// track left a 100 px box drifting across the backdrop for 15 frames after a zoom.
+/// track's 100-140 px box drifted off the face for 15 frames after a zoom stopped, the
+/// last 4 of them over the backdrop.
 const DUPLICATE_IOU: f32 = 0.5;
 
 // Noise relative to the box height, as ByteTrack / DeepSORT.
@@ -247,14 +248,13 @@ struct Track {
     first_pass: bool,
     /// Frame and box of the last verified find masked under this (first-pass) track's id.
     attached: Option<(u64, BBox)>,
-    /// Started by a run of candidates and not matched by a detection since.
-    candidates_only: bool,
-    /// Begun within a cross-fade that has ended, and not found since: it may be a face of
-    /// the scene faded out, so it lives only as long as a track found once. Its predicted
-    /// boxes are kept when it ends unfound: on the leak benchmark's dev video taking them
-    /// back unmasked a face of the new scene, found within the fade and missed on the
-    /// frame after it.
-    faded_in: bool,
+    /// Not (yet) confirmed by a detection: started by a run of candidates, or begun
+    /// within a cross-fade that has ended (it may be a face of the scene faded out). It
+    /// keeps a predicted box only as long as a track found once, until a detection (not
+    /// a candidate) matches it. Its predicted boxes are kept when it ends unconfirmed: on
+    /// the leak benchmark's dev video taking a faded-in track's back unmasked a face of
+    /// the new scene, found within the fade and missed on the frame after it.
+    unconfirmed: bool,
 }
 
 impl Track {
@@ -277,8 +277,7 @@ impl Track {
             zoom: 1.0,
             first_pass,
             attached: None,
-            candidates_only: false,
-            faded_in: false,
+            unconfirmed: false,
         }
     }
 
@@ -333,7 +332,7 @@ impl Track {
     /// motion against the picture and stays, and the tracks' zoom replaces the picture's.
     fn follow(
         &mut self,
-        motion: &CameraMotion,
+        motion: &PictureMotion,
         centre: (f32, f32),
         picture: Option<&PictureMotion>,
     ) {
@@ -372,7 +371,6 @@ impl Track {
         self.misses = 0;
         self.hits += 1;
         self.zoom = 1.0;
-        self.faded_in = false;
     }
 }
 
@@ -457,14 +455,6 @@ impl Chain {
     }
 }
 
-/// The camera's motion from one frame to the next, as the tracks found on both show it:
-/// a point at `p` moves to `scale · p + shift` (a pan and a zoom).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct CameraMotion {
-    scale: f32,
-    shift: (f32, f32),
-}
-
 /// Tracks found on both frames needed to measure the camera's motion.
 const CAMERA_PAIRS_MIN: usize = 3;
 
@@ -472,80 +462,74 @@ const CAMERA_PAIRS_MIN: usize = 3;
 /// frame (or zooms by as much): less, and each track keeps its own motion.
 const CAMERA_MOTION_MIN: f32 = 0.1;
 
-impl CameraMotion {
-    fn apply(&self, (x, y): (f32, f32)) -> (f32, f32) {
-        (self.scale * x + self.shift.0, self.scale * y + self.shift.1)
+/// The camera's motion from one frame to the next as the tracks found on both show it,
+/// from (box on the frame before, box now) of each: the median zoom (from the distances
+/// between them) and shift, when at least two thirds of the tracks agree with them (within
+/// 0.3 box heights) and they move the boxes by more than `CAMERA_MOTION_MIN`.
+fn camera_motion(pairs: &[(BBox, BBox)]) -> Option<PictureMotion> {
+    if pairs.len() < CAMERA_PAIRS_MIN {
+        return None;
     }
-
-    /// From (box on the frame before, box now) of the tracks found on both: the median
-    /// zoom (from the distances between them) and shift, when at least two thirds of the
-    /// tracks agree with them (within 0.3 box heights) and they move the boxes by more
-    /// than `CAMERA_MOTION_MIN`.
-    fn measure(pairs: &[(BBox, BBox)]) -> Option<CameraMotion> {
-        if pairs.len() < CAMERA_PAIRS_MIN {
-            return None;
-        }
-        let median = |mut v: Vec<f32>| -> f32 {
-            v.sort_by(f32::total_cmp);
-            v[v.len() / 2]
-        };
-        let centre = |b: &BBox| (b.x + b.w / 2.0, b.y + b.h / 2.0);
-        // The zoom from how the distances between tracks change (a box's own height
-        // jitters by several per cent from frame to frame; the distance between two faces
-        // hundreds of pixels apart hardly does): the median ratio over the pairs of tracks
-        // at least a box height apart; none such: no zoom.
-        let mut ratios = Vec::new();
-        for (i, (a1, b1)) in pairs.iter().enumerate() {
-            for (a2, b2) in &pairs[i + 1..] {
-                let (p, q) = (centre(a1), centre(a2));
-                let before = (p.0 - q.0).hypot(p.1 - q.1);
-                if before >= a1.h.max(a2.h) {
-                    let (p, q) = (centre(b1), centre(b2));
-                    ratios.push((p.0 - q.0).hypot(p.1 - q.1) / before);
-                }
+    let median = |mut v: Vec<f32>| -> f32 {
+        v.sort_by(f32::total_cmp);
+        v[v.len() / 2]
+    };
+    let centre = |b: &BBox| (b.x + b.w / 2.0, b.y + b.h / 2.0);
+    // The zoom from how the distances between tracks change (a box's own height
+    // jitters by several per cent from frame to frame; the distance between two faces
+    // hundreds of pixels apart hardly does): the median ratio over the pairs of tracks
+    // at least a box height apart; none such: no zoom.
+    let mut ratios = Vec::new();
+    for (i, (a1, b1)) in pairs.iter().enumerate() {
+        for (a2, b2) in &pairs[i + 1..] {
+            let (p, q) = (centre(a1), centre(a2));
+            let before = (p.0 - q.0).hypot(p.1 - q.1);
+            if before >= a1.h.max(a2.h) {
+                let (p, q) = (centre(b1), centre(b2));
+                ratios.push((p.0 - q.0).hypot(p.1 - q.1) / before);
             }
         }
-        let scale = if ratios.is_empty() {
-            1.0
-        } else {
-            median(ratios)
-        };
-        let shift = (
-            median(
-                pairs
-                    .iter()
-                    .map(|(a, b)| centre(b).0 - scale * centre(a).0)
-                    .collect(),
-            ),
-            median(
-                pairs
-                    .iter()
-                    .map(|(a, b)| centre(b).1 - scale * centre(a).1)
-                    .collect(),
-            ),
-        );
-        let motion = CameraMotion { scale, shift };
-        let agree = pairs
-            .iter()
-            .filter(|(a, b)| {
-                let (x, y) = motion.apply(centre(a));
-                let (bx, by) = centre(b);
-                (x - bx).hypot(y - by) <= 0.3 * b.h
-            })
-            .count();
-        let moved = median(
+    }
+    let scale = if ratios.is_empty() {
+        1.0
+    } else {
+        median(ratios)
+    };
+    let shift = (
+        median(
             pairs
                 .iter()
-                .map(|(a, _)| {
-                    let (x, y) = motion.apply(centre(a));
-                    (x - centre(a).0).hypot(y - centre(a).1) / a.h.max(1.0)
-                })
+                .map(|(a, b)| centre(b).0 - scale * centre(a).0)
                 .collect(),
-        );
-        (3 * agree >= 2 * pairs.len()
-            && (moved > CAMERA_MOTION_MIN || (scale - 1.0).abs() > CAMERA_MOTION_MIN / 2.0))
-            .then_some(motion)
-    }
+        ),
+        median(
+            pairs
+                .iter()
+                .map(|(a, b)| centre(b).1 - scale * centre(a).1)
+                .collect(),
+        ),
+    );
+    let motion = PictureMotion { scale, shift };
+    let agree = pairs
+        .iter()
+        .filter(|(a, b)| {
+            let (x, y) = motion.apply(centre(a));
+            let (bx, by) = centre(b);
+            (x - bx).hypot(y - by) <= 0.3 * b.h
+        })
+        .count();
+    let moved = median(
+        pairs
+            .iter()
+            .map(|(a, _)| {
+                let (x, y) = motion.apply(centre(a));
+                (x - centre(a).0).hypot(y - centre(a).1) / a.h.max(1.0)
+            })
+            .collect(),
+    );
+    (3 * agree >= 2 * pairs.len()
+        && (moved > CAMERA_MOTION_MIN || (scale - 1.0).abs() > CAMERA_MOTION_MIN / 2.0))
+        .then_some(motion)
 }
 
 fn lerp_box(a: &BBox, b: &BBox, t: f32) -> BBox {
@@ -783,7 +767,7 @@ impl Tracker {
                 .filter(|(t, m)| m.is_some() && t.last_frame + 1 == frame)
                 .map(|(t, m)| (t.last_box, detections[m.unwrap()].bbox))
                 .collect();
-            CameraMotion::measure(&pairs)
+            camera_motion(&pairs)
         } else {
             None
         };
@@ -825,7 +809,7 @@ impl Tracker {
                     }
                     track.update(d, frame);
                     track.first_pass |= is_first(di);
-                    track.candidates_only &= is_candidate(di);
+                    track.unconfirmed &= is_candidate(di);
                     boxes.push(from_detection(d, Some(track.id), origin_of(di)));
                 }
                 None => {
@@ -843,10 +827,7 @@ impl Tracker {
                     // the face as soon as the camera moves): the track ends.
                     if !mostly_inside(&bbox, cfg.frame_size)
                         || duplicate
-                        || ((track.hits < 2
-                            || !track.first_pass
-                            || track.candidates_only
-                            || track.faded_in)
+                        || ((track.hits < 2 || !track.first_pass || track.unconfirmed)
                             && track.misses > unconfirmed_max_age)
                     {
                         track.misses = cfg.max_age + 1;
@@ -1122,7 +1103,7 @@ impl Tracker {
             let mut track = Track::new(self.next_id, d, frame, true);
             self.next_id += 1;
             track.hits = runs;
-            track.candidates_only = true;
+            track.unconfirmed = true;
             matched_det[di] = true;
             boxes.push(from_detection(d, Some(track.id), Origin::Detected));
             self.tracks.push(track);
@@ -1160,7 +1141,7 @@ impl Tracker {
     /// The cross-fade begun on frame `start` is over (its last frame is the newest held):
     /// the tracks of the scene it left end, and their boxes predicted on that last frame,
     /// which shows the new scene alone, are taken back. The tracks begun within it may
-    /// belong to either scene: they must be found again ([`Track::faded_in`]).
+    /// belong to either scene: they must be found again ([`Track::unconfirmed`]).
     fn fade_ended(&mut self, start: u64) {
         let old: Vec<u32> = self
             .tracks
@@ -1175,7 +1156,7 @@ impl Tracker {
         }
         self.tracks.retain(|t| t.first_frame >= start);
         for t in &mut self.tracks {
-            t.faded_in = true;
+            t.unconfirmed = true;
         }
     }
 
@@ -1821,7 +1802,7 @@ mod tests {
         let plain = run(false);
         assert!(ids(&plain, 1).contains(&(Some(2), Origin::Backfilled)));
         assert!(ids(&plain, 12).contains(&(Some(1), Origin::Predicted)));
-        // Found twice, track 3 is predicted for max_age (15) frames.
+        // Found twice, track 3 is still predicted 13 frames later (max_age 15).
         assert!(ids(&plain, 23).contains(&(Some(3), Origin::Predicted)));
         let faded = run(true);
         // The backfill before the fade is taken back where those frames were still held
