@@ -578,7 +578,7 @@ impl ObjectImpl for RedactTrack {
                     .build(),
                 glib::ParamSpecUInt::builder("interval")
                     .nick("Detector interval")
-                    .blurb("The interval of the redactdetect before this element (it detects on every Nth frame): a frame without regions may be one it skipped, so a track found once keeps its box through one missed detector run (2N frames, at least 4)")
+                    .blurb("The interval of the redactdetect before this element (it detects on every Nth frame): a frame without regions may be one it skipped, so a track found once keeps its box through one missed detector run (2N frames, at least 8: the life of a track found once)")
                     .minimum(1)
                     .maximum(1000)
                     .default_value(DEFAULT_INTERVAL)
