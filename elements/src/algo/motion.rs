@@ -217,10 +217,10 @@ impl MotionEstimator {
 
     /// The motion from the previous frame's sample to this one's (`width` values a row),
     /// or None on the first frame, when either frame is too flat or when the best match
-    /// is poor. The shift is searched first; then zooms about the
-    /// frame's centre with shifts within half a cell of it, on the coarsest grid, climbing in 2 % steps from the better of ±2 % while the match improves,
-    /// then ±1 % around the best: a zoom is kept when it matches better than the pan by
-    /// `ZOOM_MARGIN`.
+    /// is poor. The shift is searched first; then zooms about the frame's centre with
+    /// shifts within half a cell of it, on the coarsest grid, climbing in 2 % steps from
+    /// the better of ±2 % while the match improves, then ±1 % around the best: a zoom is
+    /// kept when it matches better than the pan by `ZOOM_MARGIN`.
     pub fn next(&mut self, sample: &[u8], width: usize) -> Option<PictureMotion> {
         let levels = self.levels(sample, width)?;
         let (dx, dy, c) = Self::best_shift(&levels)?;
@@ -240,7 +240,7 @@ impl MotionEstimator {
                 for ox in [-0.5f32, 0.0, 0.5] {
                     let d = (base.0 + ox, base.1 + oy);
                     if let Some(c) = a.zoomed_correlation(b, scale, d.0, d.1)
-                        && best.is_none_or(|(_, _, b)| c > b)
+                        && best.is_none_or(|(_, _, top)| c > top)
                     {
                         best = Some((scale, d, c));
                     }

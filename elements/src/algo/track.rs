@@ -168,7 +168,7 @@ const VELOCITY_DAMPING: f32 = 0.9;
 /// A face the detector finds once in a dark or blurred shot is still there on the next
 /// frames, and its box moves with the picture; a stray find's box is a ghost as long. On
 /// the leak benchmark (2026-11-27, with a faded-in track's unfound boxes taken back) at
-/// 4 / 6 / 8 / 12 frames: README "Leaks".
+/// 4 / 6 / 8 frames: README "Leaks".
 const UNCONFIRMED_MAX_AGE: u32 = 8;
 
 /// Candidates higher than this (in pixels) start no track however often they recur: the
@@ -834,8 +834,9 @@ impl Tracker {
                         other != ti && class == track.class && b.iou(&bbox) >= DUPLICATE_IOU
                     });
                     // Left the picture, a second track of a face found on this frame, or
-                    // found once only (no motion known: a box kept in place drifts off
-                    // the face as soon as the camera moves): the track ends.
+                    // found once only or unconfirmed and missed for longer than such a
+                    // track lives (its own motion unknown, it may be a stray find): the
+                    // track ends.
                     if !mostly_inside(&bbox, cfg.frame_size)
                         || duplicate
                         || ((track.hits < 2 || !track.first_pass || track.unconfirmed)
