@@ -14,6 +14,8 @@
 //! which no shift follows. None when the frames are too flat to tell or nothing matches
 //! well.
 
+use super::detection::BBox;
+
 /// Correlation the best shift must reach to be believed (measured 0.80–0.99 on the leak
 /// benchmark's whip-pans; flat or unrelated pictures stay far below).
 pub const SHIFT_MIN_CORRELATION: f32 = 0.7;
@@ -195,6 +197,29 @@ impl PictureMotion {
     pub fn apply(&self, (x, y): (f32, f32)) -> (f32, f32) {
         (self.scale * x + self.shift.0, self.scale * y + self.shift.1)
     }
+
+    /// This motion, then `next`.
+    pub fn then(&self, next: &PictureMotion) -> PictureMotion {
+        PictureMotion {
+            scale: next.scale * self.scale,
+            shift: next.apply(self.shift),
+        }
+    }
+
+    /// The motion back.
+    pub fn inverse(&self) -> PictureMotion {
+        PictureMotion {
+            scale: 1.0 / self.scale,
+            shift: (-self.shift.0 / self.scale, -self.shift.1 / self.scale),
+        }
+    }
+
+    /// Where a box on the picture goes: its centre moves, its size scales.
+    pub fn apply_box(&self, b: &BBox) -> BBox {
+        let (cx, cy) = self.apply((b.x + b.w / 2.0, b.y + b.h / 2.0));
+        let (w, h) = (b.w * self.scale, b.h * self.scale);
+        BBox::new(cx - w / 2.0, cy - h / 2.0, w, h)
+    }
 }
 
 /// Zooms searched, a frame: up to 12 % either way, in steps of 2 %, then refined to 1 %.
@@ -345,6 +370,29 @@ impl MotionEstimator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn motions_compose_and_invert() {
+        let zoom = PictureMotion {
+            scale: 1.1,
+            shift: (-64.0, -36.0),
+        };
+        let pan = PictureMotion::shift(12.0, -5.0);
+        let both = zoom.then(&pan);
+        let p = (300.0, 200.0);
+        let (x, y) = both.apply(p);
+        let (ex, ey) = pan.apply(zoom.apply(p));
+        assert!((x - ex).abs() < 1e-3 && (y - ey).abs() < 1e-3, "{x},{y}");
+        let (bx, by) = both.inverse().apply((x, y));
+        assert!(
+            (bx - p.0).abs() < 1e-3 && (by - p.1).abs() < 1e-3,
+            "{bx},{by}"
+        );
+        let b = zoom.apply_box(&BBox::new(100.0, 100.0, 40.0, 50.0));
+        // The centre (120, 125) goes to (68, 101.5); the size grows by 10 %.
+        assert!((b.w - 44.0).abs() < 1e-3 && (b.h - 55.0).abs() < 1e-3);
+        assert!((b.x + b.w / 2.0 - 68.0).abs() < 1e-3 && (b.y + b.h / 2.0 - 101.5).abs() < 1e-3);
+    }
 
     /// A textured "picture" much larger than the frame, deterministic.
     fn world(x: i64, y: i64) -> u8 {
