@@ -142,10 +142,11 @@ struct Kalman1 {
     cov: [[f32; 2]; 2],
 }
 
-/// How far back along its motion a track is backfilled: at most this many heights of its
-/// first box. The motion is measured from two or three detections, and the farther it is
-/// extrapolated the more it is wrong (a zoom or pan that starts just before the face is
-/// found carries the boxes off the picture's content). Measured (2026-11-27, by dropping
+/// How far back along its own motion a track is backfilled: at most this many heights of
+/// its first box. That motion is measured from two or three detections, and the farther it
+/// is extrapolated the more it is wrong (a zoom or pan that starts just before the face is
+/// found carried the boxes off the picture's content while the backfill did not follow the
+/// picture's measured motion; that part is not extrapolated and not bounded). Measured (2026-11-27, by dropping
 /// backfilled boxes from the dev video's detections): reach 1 / 2 / 3 / unlimited: 533 /
 /// 529 / 529 / 529 leaked face-frames, 342 / 432 / 477 / 574 boxes on the backdrop.
 const BACKFILL_REACH: f32 = 2.0;
@@ -389,9 +390,9 @@ impl Track {
 /// (IoU 0.5 or more; that box carried back along the picture's motion where it is known)
 /// is the same face, a little less sure. What the detector saw is better than where the
 /// track's motion would put it (a zoom that starts as the face is first found carried a
-/// motion backfill off a still face before it followed the picture). It reaches back as far as the held
-/// frames go (the lookahead), never before the scene's start: unlike the motion backfill
-/// (`BACKFILL_FRAMES`) it is where the detector saw the face. Measured on the leak
+/// motion backfill off a still face before it followed the picture). It reaches back as
+/// far as the held frames go (the lookahead), never before the scene's start: unlike the
+/// motion backfill (`BACKFILL_FRAMES`) it is where the detector saw the face. Measured on the leak
 /// benchmark's dev video against a chain held to 8 frames: 391 -> 385 leaked face-frames
 /// (a masked child found 11 frames after a cut: now masked from the cut on), the same 128
 /// boxes on the backdrop. Frames without such a candidate (at most `max_gap` in a row) are
@@ -1061,11 +1062,12 @@ impl Tracker {
             // often not there yet (a shot fading in, a face coming into the picture).
             // Measured on the leak benchmark: with a linear motion, 128 -> 157 boxes on
             // the dev video's backdrop, nothing closed; along the picture's motion
-            // (seventh session), dev 124 -> 123 leaked face-frames, seed2 95 -> 87, and
-            // 94 -> 118 and 54 -> 69 boxes on the backdrop (2 -> 8 and 17 -> 22 off both
-            // photos: boxes carried to frames before a fade, or below a photo's edge). A chained
-            // track is not backfilled again: `backfill_from` stays None, so it is not placed
-            // anew when seen again.
+            // (seventh session, before the backfill stopped at the first box it drops),
+            // dev 124 -> 123 leaked face-frames, seed2 95 -> 87, and 94 -> 118 and 54 -> 69
+            // boxes on the backdrop (2 -> 8 and 17 -> 22 off both photos: boxes carried to
+            // frames before a fade, or below a photo's edge). A
+            // chained track is not backfilled again: `backfill_from` stays None, so it is
+            // not placed anew when seen again.
             let found = chain.links(&self.held_candidates, &self.pictures);
             if !found.is_empty() {
                 chain.follow(found, &mut self.held, &mut self.held_candidates);
@@ -1091,22 +1093,26 @@ impl Tracker {
                 (centre(&b).0 - centre(&moved).0) / span,
                 (centre(&b).1 - centre(&moved).1) / span,
             );
-            let reached = self.held.iter_mut().filter(|h| reach.contains(&h.index));
-            for (k, held) in reached.enumerate() {
+            for held in self.held.iter_mut().filter(|h| reach.contains(&h.index)) {
                 held.boxes
                     .retain(|bx| bx.track_id != Some(id) || bx.origin != Origin::Backfilled);
-                let back = (first - held.index) as f32;
+            }
+            // Latest first, and no further back than the first frame where the box leaves
+            // the picture or the reach: the picture's measured motion jitters, and a box
+            // must not come back after a frame without one (a gap in the track).
+            for (k, &index) in reach.iter().enumerate().rev() {
+                let back = (first - index) as f32;
                 let base = carried.as_ref().map_or(a, |(ms, _)| ms[k].apply_box(&a));
                 let bbox = BBox::new(base.x - vx * back, base.y - vy * back, base.w, base.h);
                 if !mostly_inside(&bbox, cfg.frame_size)
                     || (vx * back).hypot(vy * back) > BACKFILL_REACH * a.h
                 {
-                    continue;
+                    break;
                 }
-                let Some(track) = self.tracks.iter_mut().find(|t| t.id == id) else {
-                    continue;
+                let Some(held) = self.held.iter_mut().find(|h| h.index == index) else {
+                    break;
                 };
-                track.backfill_from.get_or_insert(held.index);
+                track.backfill_from = Some(index);
                 // The points were seen on a later frame: not carried back.
                 held.boxes.push(TrackedBox {
                     class,
@@ -2310,26 +2316,38 @@ mod tests {
         assert_eq!(out[0].boxes.len(), 1, "backfilled to the run's start");
     }
 
+    /// A camera-following tracker with a lookahead of 8 frames.
+    fn following(frame_size: (u32, u32)) -> Tracker {
+        Tracker::new(TrackerConfig {
+            frame_size,
+            follow_camera: true,
+            ..config(8)
+        })
+    }
+
+    /// A zoom in by 10 % a frame about the centre of a 1280 × 720 frame.
+    const ZOOM_IN: PictureMotion = PictureMotion {
+        scale: 1.1,
+        shift: (-64.0, -36.0),
+    };
+
+    /// A face on the picture under [`ZOOM_IN`] on frame `f`: 30 px high on frame 0, up and
+    /// left of the centre.
+    fn zoomed_face(f: u64) -> BBox {
+        let z = 1.1f32.powi(f as i32);
+        let (cx, cy, h) = (640.0 - 240.0 * z, 360.0 - 110.0 * z, 30.0 * z);
+        BBox::new(cx - h / 2.0, cy - h / 2.0, h, h)
+    }
+
     #[test]
     fn backfill_follows_the_pictures_zoom() {
         // The camera zooms in by 10 % a frame about the frame's centre; a face on the
         // picture (30 px high at the start, up and left of the centre) is first found on
         // frame 6 and again on 7 and 8. Its boxes before frame 6 are carried back along
         // the picture's measured motion: they shrink and move towards the centre with it.
-        let zoom = PictureMotion {
-            scale: 1.1,
-            shift: (-64.0, -36.0),
-        };
-        let truth = |f: u64| -> BBox {
-            let z = 1.1f32.powi(f as i32);
-            let (cx, cy, h) = (640.0 - 240.0 * z, 360.0 - 110.0 * z, 30.0 * z);
-            BBox::new(cx - h / 2.0, cy - h / 2.0, h, h)
-        };
+        let (zoom, truth) = (ZOOM_IN, zoomed_face);
         let run_zoom = |known: bool| -> Vec<FrameBoxes> {
-            let mut cfg = config(8);
-            cfg.frame_size = (1280, 720);
-            cfg.follow_camera = true;
-            let mut tracker = Tracker::new(cfg);
+            let mut tracker = following((1280, 720));
             let mut out = Vec::new();
             for f in 0..9u64 {
                 let dets = if f >= 6 {
@@ -2385,26 +2403,50 @@ mod tests {
     }
 
     #[test]
+    fn backfill_stops_where_the_box_leaves_the_picture() {
+        // A face at the frame's top edge, found on frames 6 and 7; the picture's measured
+        // motion jitters: down 30 px on frame 5, up 30 px on frame 4. Carried back, the
+        // box is inside on frame 5, mostly above the picture on 4 and inside again on 3:
+        // the backfill stops at 4, leaving no gap in the track.
+        let mut tracker = following((200, 200));
+        let mut out = Vec::new();
+        for f in 0..8u64 {
+            let dets = if f >= 6 {
+                vec![det(80.0, 0.0, 0.9)]
+            } else {
+                vec![]
+            };
+            let picture = match f {
+                5 => PictureMotion::shift(0.0, 30.0),
+                4 => PictureMotion::shift(0.0, -30.0),
+                _ => PictureMotion::shift(0.0, 0.0),
+            };
+            out.extend(tracker.push_frame(FrameInput {
+                detections: &dets,
+                picture: Some(picture),
+                ..FrameInput::default()
+            }));
+        }
+        out.extend(tracker.flush());
+        let boxed: Vec<u64> = out
+            .iter()
+            .filter(|f| !f.boxes.is_empty())
+            .map(|f| f.index)
+            .collect();
+        assert_eq!(boxed, [5, 6, 7]);
+        assert_eq!(out[5].boxes[0].bbox, BBox::new(80.0, 0.0, 40.0, 40.0));
+    }
+
+    #[test]
     fn a_chain_of_candidates_follows_the_pictures_zoom() {
         // The zoom of `backfill_follows_the_pictures_zoom`; the face is a candidate (below
         // the detection threshold) on frames 2..6 and found from frame 6 on. Carried back
         // along the picture's motion, each candidate links to the box after it, and the
         // track is backfilled where the detector saw the face; without the motion, the
         // face moves too far from one frame to the next for the boxes to overlap.
-        let zoom = PictureMotion {
-            scale: 1.1,
-            shift: (-64.0, -36.0),
-        };
-        let truth = |f: u64| -> BBox {
-            let z = 1.1f32.powi(f as i32);
-            let (cx, cy, h) = (640.0 - 240.0 * z, 360.0 - 110.0 * z, 30.0 * z);
-            BBox::new(cx - h / 2.0, cy - h / 2.0, h, h)
-        };
+        let (zoom, truth) = (ZOOM_IN, zoomed_face);
         let run_zoom = |picture: Option<PictureMotion>| -> Vec<(u64, Origin, f32)> {
-            let mut cfg = config(8);
-            cfg.frame_size = (1280, 720);
-            cfg.follow_camera = true;
-            let mut tracker = Tracker::new(cfg);
+            let mut tracker = following((1280, 720));
             let mut out = Vec::new();
             for f in 0..9u64 {
                 let face = |score| Detection {
