@@ -70,6 +70,11 @@ impl BBox {
         self.w.max(0.0) * self.h.max(0.0)
     }
 
+    /// The box's centre (x, y).
+    pub fn centre(&self) -> (f32, f32) {
+        (self.x + self.w / 2.0, self.y + self.h / 2.0)
+    }
+
     /// The area both boxes cover (0 when they do not overlap).
     pub fn intersection_area(&self, other: &BBox) -> f32 {
         let ix = (self.x + self.w).min(other.x + other.w) - self.x.max(other.x);

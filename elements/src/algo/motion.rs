@@ -216,7 +216,7 @@ impl PictureMotion {
 
     /// Where a box on the picture goes: its centre moves, its size scales.
     pub fn apply_box(&self, b: &BBox) -> BBox {
-        let (cx, cy) = self.apply((b.x + b.w / 2.0, b.y + b.h / 2.0));
+        let (cx, cy) = self.apply(b.centre());
         let (w, h) = (b.w * self.scale, b.h * self.scale);
         BBox::new(cx - w / 2.0, cy - h / 2.0, w, h)
     }
@@ -391,7 +391,8 @@ mod tests {
         let b = zoom.apply_box(&BBox::new(100.0, 100.0, 40.0, 50.0));
         // The centre (120, 125) goes to (68, 101.5); the size grows by 10 %.
         assert!((b.w - 44.0).abs() < 1e-3 && (b.h - 55.0).abs() < 1e-3);
-        assert!((b.x + b.w / 2.0 - 68.0).abs() < 1e-3 && (b.y + b.h / 2.0 - 101.5).abs() < 1e-3);
+        let (cx, cy) = b.centre();
+        assert!((cx - 68.0).abs() < 1e-3 && (cy - 101.5).abs() < 1e-3);
     }
 
     /// A textured "picture" much larger than the frame, deterministic.

@@ -530,7 +530,6 @@ fn camera_motion(pairs: &[(BBox, BBox)]) -> Option<PictureMotion> {
         v.sort_by(f32::total_cmp);
         v[v.len() / 2]
     };
-    let centre = |b: &BBox| (b.x + b.w / 2.0, b.y + b.h / 2.0);
     // The zoom from how the distances between tracks change (a box's own height
     // jitters by several per cent from frame to frame; the distance between two faces
     // hundreds of pixels apart hardly does): the median ratio over the pairs of tracks
@@ -538,10 +537,10 @@ fn camera_motion(pairs: &[(BBox, BBox)]) -> Option<PictureMotion> {
     let mut ratios = Vec::new();
     for (i, (a1, b1)) in pairs.iter().enumerate() {
         for (a2, b2) in &pairs[i + 1..] {
-            let (p, q) = (centre(a1), centre(a2));
+            let (p, q) = (a1.centre(), a2.centre());
             let before = (p.0 - q.0).hypot(p.1 - q.1);
             if before >= a1.h.max(a2.h) {
-                let (p, q) = (centre(b1), centre(b2));
+                let (p, q) = (b1.centre(), b2.centre());
                 ratios.push((p.0 - q.0).hypot(p.1 - q.1) / before);
             }
         }
@@ -555,13 +554,13 @@ fn camera_motion(pairs: &[(BBox, BBox)]) -> Option<PictureMotion> {
         median(
             pairs
                 .iter()
-                .map(|(a, b)| centre(b).0 - scale * centre(a).0)
+                .map(|(a, b)| b.centre().0 - scale * a.centre().0)
                 .collect(),
         ),
         median(
             pairs
                 .iter()
-                .map(|(a, b)| centre(b).1 - scale * centre(a).1)
+                .map(|(a, b)| b.centre().1 - scale * a.centre().1)
                 .collect(),
         ),
     );
@@ -569,8 +568,8 @@ fn camera_motion(pairs: &[(BBox, BBox)]) -> Option<PictureMotion> {
     let agree = pairs
         .iter()
         .filter(|(a, b)| {
-            let (x, y) = motion.apply(centre(a));
-            let (bx, by) = centre(b);
+            let (x, y) = motion.apply(a.centre());
+            let (bx, by) = b.centre();
             (x - bx).hypot(y - by) <= 0.3 * b.h
         })
         .count();
@@ -578,8 +577,8 @@ fn camera_motion(pairs: &[(BBox, BBox)]) -> Option<PictureMotion> {
         pairs
             .iter()
             .map(|(a, _)| {
-                let (x, y) = motion.apply(centre(a));
-                (x - centre(a).0).hypot(y - centre(a).1) / a.h.max(1.0)
+                let (x, y) = motion.apply(a.centre());
+                (x - a.centre().0).hypot(y - a.centre().1) / a.h.max(1.0)
             })
             .collect(),
     );
@@ -1087,12 +1086,9 @@ impl Tracker {
                 .collect::<Option<Vec<_>>>()
                 .zip(self.pictures.between(first, now));
             let span = (now - first) as f32;
-            let centre = |b: &BBox| (b.x + b.w / 2.0, b.y + b.h / 2.0);
             let moved = carried.as_ref().map_or(a, |(_, m)| m.apply_box(&a));
-            let (vx, vy) = (
-                (centre(&b).0 - centre(&moved).0) / span,
-                (centre(&b).1 - centre(&moved).1) / span,
-            );
+            let ((bx, by), (mx, my)) = (b.centre(), moved.centre());
+            let (vx, vy) = ((bx - mx) / span, (by - my) / span);
             for held in self.held.iter_mut().filter(|h| reach.contains(&h.index)) {
                 held.boxes
                     .retain(|bx| bx.track_id != Some(id) || bx.origin != Origin::Backfilled);
