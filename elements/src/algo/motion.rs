@@ -7,12 +7,14 @@
 //! The sample is averaged into cells of 8 × 8 pixels, and those halved until the grid is
 //! at most 40 cells wide; the shift with the best zero-mean normalised correlation is
 //! searched on the coarsest grid (up to a quarter of the frame each way, at least half the
-//! frame overlapping) and refined on each finer one (multiples of 8 pixels). Then zooms of
-//! up to 12 % a frame about the frame's centre are tried with shifts within half a cell of
-//! it, on the coarsest grid (bilinear samples of the previous frame): in a zoom
-//! the faces the detector loses move away from the centre or towards it and change size,
-//! which no shift follows. None when the frames are too flat to tell or nothing matches
-//! well.
+//! frame overlapping) and refined on each finer one (multiples of 8 pixels), then between
+//! the cells (the peak of a parabola through the best and its neighbours: a slow pan's
+//! 2 px a frame is not read as standing still). Then zooms of up to 12 % a frame about the
+//! frame's centre are tried with shifts within half a cell of it, on the coarsest grid
+//! (bilinear samples of the previous frame), and refined between the steps the same way:
+//! in a zoom the faces the detector loses move away from the centre or towards it and
+//! change size, which no shift follows. None when the frames are too flat to tell or
+//! nothing matches well.
 
 use super::detection::BBox;
 
@@ -229,6 +231,20 @@ const ZOOM_STEP: f32 = 0.02;
 /// A zoom must match better than the best pan by this much to be believed.
 const ZOOM_MARGIN: f32 = 0.005;
 
+/// Where between its neighbours a best match really lies, in steps of the search (within
+/// ±½): the peak of the parabola through the correlations one step before, at and one
+/// step after it; 0 where a neighbour is not measured or the three are no peak.
+fn peak(before: Option<f32>, at: f32, after: Option<f32>) -> f32 {
+    let (Some(before), Some(after)) = (before, after) else {
+        return 0.0;
+    };
+    let curvature = before - 2.0 * at + after;
+    if curvature >= 0.0 {
+        return 0.0;
+    }
+    (0.5 * (before - after) / curvature).clamp(-0.5, 0.5)
+}
+
 /// Measures the picture's motion between consecutive frames.
 #[derive(Debug, Default)]
 pub struct MotionEstimator {
@@ -249,15 +265,12 @@ impl MotionEstimator {
     pub fn next(&mut self, sample: &[u8], width: usize) -> Option<PictureMotion> {
         let levels = self.levels(sample, width)?;
         let (dx, dy, c) = Self::best_shift(&levels)?;
-        let pan = PictureMotion::shift(dx as f32 * CELL, dy as f32 * CELL);
+        let pan = PictureMotion::shift(dx * CELL, dy * CELL);
         // The coarsest grid: 40 cells across at 720p (32 px cells), 30 at 1080p (64 px).
         let k = levels.len() - 1;
         let (a, b) = &levels[k];
         let cell = CELL * (1u32 << k) as f32;
-        let base = (
-            dx as f32 / (1u32 << k) as f32,
-            dy as f32 / (1u32 << k) as f32,
-        );
+        let base = (dx / (1u32 << k) as f32, dy / (1u32 << k) as f32);
         // The best (scale, shift) with the shift within half a cell of `base`.
         let best_near = |scale: f32| -> Option<(f32, (f32, f32), f32)> {
             let mut best: Option<(f32, (f32, f32), f32)> = None;
@@ -308,6 +321,15 @@ impl MotionEstimator {
         if zc < still + ZOOM_MARGIN || zc < SHIFT_MIN_CORRELATION {
             return Some(pan);
         }
+        // Between the steps tried: the scale (1 % steps), then the shift (half cells).
+        let at = |s: f32, x: f32, y: f32| a.zoomed_correlation(b, s, x, y);
+        let half = ZOOM_STEP / 2.0;
+        let scale = scale + half * peak(at(scale - half, d.0, d.1), zc, at(scale + half, d.0, d.1));
+        let c = at(scale, d.0, d.1).unwrap_or(zc);
+        let d = (
+            d.0 + 0.5 * peak(at(scale, d.0 - 0.5, d.1), c, at(scale, d.0 + 0.5, d.1)),
+            d.1 + 0.5 * peak(at(scale, d.0, d.1 - 0.5), c, at(scale, d.0, d.1 + 0.5)),
+        );
         // Cell coordinates about the grid's centre, to pixels from the top left corner.
         let centre = (a.w as f32 * cell / 2.0, a.h as f32 * cell / 2.0);
         Some(PictureMotion {
@@ -340,8 +362,9 @@ impl MotionEstimator {
     }
 
     /// The best shift in fine cells and its correlation: searched on the coarsest level
-    /// (a quarter of the frame each way), refined on each finer one.
-    fn best_shift(levels: &[(Grid, Grid)]) -> Option<(i64, i64, f32)> {
+    /// (a quarter of the frame each way), refined on each finer one, then to a fraction
+    /// of a fine cell ([`peak`]) on the finest.
+    fn best_shift(levels: &[(Grid, Grid)]) -> Option<(f32, f32, f32)> {
         let (top, top_next) = levels.last().expect("not empty");
         let (rx, ry) = ((top.w / 4) as i64, (top.h / 4) as i64);
         let (mut dx, mut dy, mut c) = top.best(top_next, (0, 0), rx, ry)?;
@@ -356,9 +379,14 @@ impl MotionEstimator {
             && let Some(still) = previous.correlation(grid, 0, 0)
             && still >= c - STILL_MARGIN
         {
-            return Some((0, 0, still));
+            (dx, dy, c) = (0, 0, still);
         }
-        Some((dx, dy, c))
+        let at = |x: i64, y: i64| previous.correlation(grid, x, y);
+        Some((
+            dx as f32 + peak(at(dx - 1, dy), c, at(dx + 1, dy)),
+            dy as f32 + peak(at(dx, dy - 1), c, at(dx, dy + 1)),
+            c,
+        ))
     }
 
     /// Forgets the previous frame (a cut: nothing to match against).
@@ -423,15 +451,32 @@ mod tests {
         let mut est = MotionEstimator::new();
         let (s, w) = sample(0, 0);
         assert_eq!(est.next(&s, w), None, "first frame");
-        // The camera moves right/down by (ox, oy): the picture moves left/up.
+        // The camera moves right/down by (mx, my): the picture moves left/up. Moves of a
+        // few pixels, less than a cell (the drift of a slow pan, a camera's jitter), and
+        // moves between the cells are measured to about a pixel.
         let mut at = (0i64, 0i64);
-        for (mx, my) in [(0, 0), (16, 0), (-48, 8), (120, -40), (152, 64), (0, 0)] {
+        let moves = [
+            (0, 0),
+            (16, 0),
+            (-48, 8),
+            (120, -40),
+            (152, 64),
+            (0, 0),
+            (2, 0),
+            (-3, 2),
+            (0, -5),
+            (21, 13),
+            (-99, 3),
+        ];
+        for (mx, my) in moves {
             at = (at.0 + mx, at.1 + my);
             let (s, w) = sample(at.0, at.1);
-            assert_eq!(
-                est.next(&s, w),
-                Some(PictureMotion::shift(-mx as f32, -my as f32)),
-                "camera move ({mx}, {my})"
+            let m = est.next(&s, w).expect("a motion");
+            assert_eq!(m.scale, 1.0, "camera move ({mx}, {my}): {m:?}");
+            let (ex, ey) = (m.shift.0 + mx as f32, m.shift.1 + my as f32);
+            assert!(
+                ex.abs() <= 1.0 && ey.abs() <= 1.0,
+                "camera move ({mx}, {my}): {m:?}"
             );
         }
     }
@@ -475,15 +520,15 @@ mod tests {
             );
             let (x, y) = m.apply((520.0, 280.0));
             assert!(
-                (x as f64 - now.0).abs() <= 8.0 && (y as f64 - now.1).abs() <= 8.0,
+                (x as f64 - now.0).abs() <= 2.0 && (y as f64 - now.1).abs() <= 2.0,
                 "zoom {zoom}, move ({move_x}, {move_y}): ({x}, {y}) for {now:?}, {m:?}"
             );
         }
         let (s, w) = zoomed_sample(view.0, view.1, view.2);
-        assert_eq!(
-            est.next(&s, w),
-            Some(PictureMotion::shift(0.0, 0.0)),
-            "still"
+        let m = est.next(&s, w).expect("a motion");
+        assert!(
+            m.scale == 1.0 && m.shift.0.abs() <= 0.5 && m.shift.1.abs() <= 0.5,
+            "still: {m:?}"
         );
     }
 
