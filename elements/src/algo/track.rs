@@ -509,6 +509,27 @@ impl PictureLog {
         }
         (next == to + 1).then_some(motion)
     }
+
+    /// A box on frame `at` between box `a` on frame `from` and `b` on the later frame
+    /// `to`: `a` carried forward and `b` carried back along the picture's motion, their
+    /// centres blended by time (what is left is the track's own motion against the
+    /// picture, taken as steady), at the larger of their sizes (where the two disagree,
+    /// one of the detections found only part of the face); where the picture's motion
+    /// is unknown on a frame between, blended as they are. In a zoom the faces move and
+    /// grow faster and faster, which a straight line between two boxes does not follow.
+    fn interpolate(&self, (from, a): (u64, &BBox), (to, b): (u64, &BBox), at: u64) -> BBox {
+        let t = (at - from) as f32 / (to - from) as f32;
+        match (self.between(from, at), self.between(at, to)) {
+            (Some(forward), Some(back)) => {
+                let (a, b) = (forward.apply_box(a), back.inverse().apply_box(b));
+                let (ca, cb) = (a.centre(), b.centre());
+                let (cx, cy) = (ca.0 + (cb.0 - ca.0) * t, ca.1 + (cb.1 - ca.1) * t);
+                let (w, h) = (a.w.max(b.w), a.h.max(b.h));
+                BBox::new(cx - w / 2.0, cy - h / 2.0, w, h)
+            }
+            _ => lerp_box(a, b, t),
+        }
+    }
 }
 
 /// Tracks found on both frames needed to measure the camera's motion.
@@ -1009,25 +1030,27 @@ impl Tracker {
 
         // Amend held frames: interpolate gaps, backfill new tracks (never across a cut).
         for (id, from, a, b) in interpolations {
-            let span = (frame - from) as f32;
             for held in self.held.iter_mut().filter(|h| h.index > from) {
-                let t = (held.index - from) as f32 / span;
+                let between = self
+                    .pictures
+                    .interpolate((from, &a), (frame, &b), held.index);
                 for bx in held
                     .boxes
                     .iter_mut()
                     .filter(|bx| bx.track_id == Some(id) && bx.origin == Origin::Predicted)
                 {
-                    bx.bbox = lerp_box(&a, &b, t);
+                    bx.bbox = between;
                     bx.origin = Origin::Interpolated;
                 }
             }
         }
         for (id, class, score, from, a, b) in attached_bridges {
-            let span = (frame - from) as f32;
             for held in self.held.iter_mut().filter(|h| h.index > from) {
                 held.boxes.push(TrackedBox {
                     class,
-                    bbox: lerp_box(&a, &b, (held.index - from) as f32 / span),
+                    bbox: self
+                        .pictures
+                        .interpolate((from, &a), (frame, &b), held.index),
                     score,
                     track_id: Some(id),
                     origin: Origin::Interpolated,
@@ -2396,6 +2419,47 @@ mod tests {
             .collect();
         assert_eq!(linear.len(), 2, "{linear:?}");
         assert!(linear[0].1.iou(&truth(4)) < 0.5, "{linear:?}");
+    }
+
+    #[test]
+    fn interpolation_follows_the_pictures_zoom() {
+        // The zoom of `backfill_follows_the_pictures_zoom`; the face is found on frames
+        // 0–2 and 7–8 and missed between. Its boxes on 3–6 are interpolated along the
+        // picture's motion (the box of frame 2 carried forward, the one of 7 back): on the
+        // face, where a straight line between the two boxes lags behind the zoom, which
+        // speeds up.
+        let mut tracker = following((1280, 720));
+        let mut out = Vec::new();
+        for f in 0..9u64 {
+            let dets = if (3..7).contains(&f) {
+                vec![]
+            } else {
+                vec![Detection {
+                    class: ObjectClass::Face,
+                    bbox: zoomed_face(f),
+                    score: 0.9,
+                    points: vec![],
+                }]
+            };
+            out.extend(tracker.push_frame(FrameInput {
+                detections: &dets,
+                picture: Some(ZOOM_IN),
+                ..FrameInput::default()
+            }));
+        }
+        out.extend(tracker.flush());
+        for f in 3..7u64 {
+            let boxes = &out[f as usize].boxes;
+            assert_eq!(boxes.len(), 1, "frame {f}: {boxes:?}");
+            assert_eq!(boxes[0].origin, Origin::Interpolated, "frame {f}");
+            let iou = boxes[0].bbox.iou(&zoomed_face(f));
+            assert!(iou > 0.95, "frame {f}: {:?}, IoU {iou}", boxes[0].bbox);
+        }
+        let straight = lerp_box(&zoomed_face(2), &zoomed_face(7), 0.6);
+        assert!(
+            straight.iou(&zoomed_face(5)) < 0.8,
+            "the test's zoom is too slow"
+        );
     }
 
     #[test]
