@@ -115,11 +115,15 @@ fn lookahead_frames_all_come_out_in_order() {
             _ => assert_eq!(origins, ["interpolated"], "frame {i}"),
         }
         assert!(metas.iter().all(|m| m.0 == 1), "one track id");
+        // Where the face is, to a pixel: interpolated boxes follow the picture's motion,
+        // which the tracker measures on the test pattern (its noise patch changes every
+        // frame) as a fraction of a pixel.
         if let Some(m) = metas.first().filter(|m| m.1 == "interpolated") {
-            assert_eq!(
-                m.2,
-                20 + 4 * i as u32,
-                "frame {i}: interpolated box where the face is"
+            let x = 20 + 4 * i as i64;
+            assert!(
+                (m.2 as i64 - x).abs() <= 1,
+                "frame {i}: interpolated box at x = {}, the face at {x}",
+                m.2
             );
         }
     }
