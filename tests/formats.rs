@@ -523,6 +523,55 @@ fn audio_only_files_are_refused_at_once() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn a_video_track_much_shorter_than_its_audio_is_explained() {
+    // GStreamer's MP4 demuxer skips a track under a fifth of the file's length as a
+    // preview image: 1 s of video beside 9 s of audio reaches no decoder. The message
+    // says so and how to cut the file (`-c copy -t 1` makes it one redact runs).
+    let Some(clip) = clip() else {
+        return;
+    };
+    let dir = temp_dir("short-video");
+    let input = dir.join("short-video.mp4");
+    ffmpeg(
+        &[
+            "-t",
+            "9",
+            "-i",
+            clip.to_str().unwrap(),
+            "-filter_complex",
+            "[0:v]trim=end_frame=30,setpts=PTS-STARTPTS[v]",
+            "-map",
+            "[v]",
+            "-map",
+            "0:a",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+        ],
+        &input,
+    );
+    let output = dir.join("out.mp4");
+    let run = redact_within(
+        60,
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ],
+    );
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no video stream") && err.contains("the video's length"),
+        "says what to do: {err}"
+    );
+    assert!(!output.exists(), "no output");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// A phone video: the pixels stored on their side with a rotation tag that stands them up
 /// (made with ffmpeg: transposed, then tagged). Detection sees the upright picture (its
 /// size, and within 10 % the boxes found on the upright clip: measured 267 vs 255, where the

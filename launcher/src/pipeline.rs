@@ -340,7 +340,7 @@ pub fn fail_at_eos_without_video(pad: &gst::Pad, video_sink: &gst::Pad) {
             gst::element_error!(
                 element,
                 gst::StreamError::WrongType,
-                ("no video stream: nothing to redact (an audio-only file?)")
+                ("no video stream: nothing to redact (an audio-only file? In MP4 and MOV a video track under a fifth of the file's length is skipped as a preview image: cut the file to the video's length, e.g. ffmpeg -i IN -c copy -t SECONDS OUT)")
             );
         }
     };
