@@ -529,9 +529,10 @@ impl PictureLog {
         else {
             return;
         };
+        let back = motion.inverse();
         for b in &mut frame.boxes {
             let (cx, cy) = b.bbox.centre();
-            let (x, y) = motion.inverse().apply((cx, cy));
+            let (x, y) = back.apply((cx, cy));
             let (dx, dy) = ((cx - x).abs(), (cy - y).abs());
             if dx.hypot(dy) > SMEAR_MIN * b.bbox.h {
                 let r = &b.bbox;
