@@ -146,9 +146,10 @@ struct Kalman1 {
 /// its first box. That motion is measured from two or three detections, and the farther it
 /// is extrapolated the more it is wrong (a zoom or pan that starts just before the face is
 /// found carried the boxes off the picture's content while the backfill did not follow the
-/// picture's measured motion; that part is not extrapolated and not bounded). Measured (2026-11-27, by dropping
-/// backfilled boxes from the dev video's detections): reach 1 / 2 / 3 / unlimited: 533 /
-/// 529 / 529 / 529 leaked face-frames, 342 / 432 / 477 / 574 boxes on the backdrop.
+/// picture's measured motion; that part is not extrapolated and not bounded). Measured
+/// (2026-11-27, by dropping backfilled boxes from the dev video's detections): reach 1 / 2
+/// / 3 / unlimited: 533 / 529 / 529 / 529 leaked face-frames, 342 / 432 / 477 / 574 boxes
+/// on the backdrop.
 const BACKFILL_REACH: f32 = 2.0;
 
 /// How many frames before its first detection a track is backfilled at most. A cross-fade
@@ -396,11 +397,11 @@ impl Track {
 /// track's motion would put it (a zoom that starts as the face is first found carried a
 /// motion backfill off a still face before it followed the picture). It reaches back as
 /// far as the held frames go (the lookahead), never before the scene's start: unlike the
-/// motion backfill (`BACKFILL_FRAMES`) it is where the detector saw the face. Measured on the leak
-/// benchmark's dev video against a chain held to 8 frames: 391 -> 385 leaked face-frames
-/// (a masked child found 11 frames after a cut: now masked from the cut on), the same 128
-/// boxes on the backdrop. Frames without such a candidate (at most `max_gap` in a row) are
-/// interpolated. A chained track gets no motion backfill.
+/// motion backfill (`BACKFILL_FRAMES`) it is where the detector saw the face. Measured on
+/// the leak benchmark's dev video against a chain held to 8 frames: 391 -> 385 leaked
+/// face-frames (a masked child found 11 frames after a cut: now masked from the cut on),
+/// the same 128 boxes on the backdrop. Frames without such a candidate (at most `max_gap`
+/// in a row) are interpolated. A chained track gets no motion backfill.
 struct Chain {
     id: u32,
     class: ObjectClass,
@@ -517,7 +518,7 @@ impl PictureLog {
     /// A frame's boxes, stretched where the picture moved fast: the camera's motion blur
     /// spreads a face along the picture's path during the exposure (in a whip-pan, the
     /// whole frame's motion), and the measured motion lags the smear (the sharp frame
-    /// before matches best where the blurred picture lingered: 29 px read where the
+    /// before matches best where the blurred picture lingered: 28 px read where the
     /// photo moved 53, `bench/motion`). A box that the picture carried by more than
     /// `SMEAR_MIN` of its height on this frame grows by that motion along it, centred.
     fn smear(&self, frame: &mut FrameBoxes) {
