@@ -516,11 +516,10 @@ impl PictureLog {
     /// photo moved 53, `bench/motion`). A box that the picture carried by more than
     /// `SMEAR_MIN` of its height on this frame grows by that motion along it, centred.
     fn smear(&self, frame: &mut FrameBoxes) {
-        let Some(motion) = self
-            .0
-            .iter()
-            .find(|(i, _)| *i == frame.index)
-            .and_then(|(_, m)| *m)
+        let Some(motion) = frame
+            .index
+            .checked_sub(1)
+            .and_then(|before| self.between(before, frame.index))
         else {
             return;
         };
