@@ -207,7 +207,7 @@ impl CutDetector {
     }
 
     /// The span ending at the newest frame that is most nearly a dissolve, if one is: how
-    /// many frames back it starts.
+    /// many frames back its first mixed frame is.
     fn dissolve(&self) -> Option<u32> {
         let n = self.history.len();
         let last = self.history.back()?.as_ref()?;
@@ -239,7 +239,12 @@ impl CutDetector {
                 best = Some((worst, span));
             }
         }
-        best.map(|(_, span)| span as u32)
+        // The span's first end is the line's t = 0: the last frame of the scene faded out
+        // alone where that scene stood still (a frame further back lies off the line), so
+        // the mix begins one frame later. Where the first end is already mixed (the scene
+        // moved, its last frame off the line) this is one frame late, which only lets a new
+        // face's boxes reach back onto a frame where that face is faint.
+        best.map(|(_, span)| span as u32 - 1)
     }
 }
 
@@ -303,15 +308,37 @@ mod tests {
             })
             .collect();
         assert!(!seen.is_empty(), "the cross-fade is seen: {changes:?}");
+        // The first frame that mixes (26) or, as frame 25 lies off the line (the pan moved
+        // it), one later.
         for &(i, back) in &seen {
             let start = i - back as usize;
             assert!(
-                (24..=27).contains(&start),
+                (26..=27).contains(&start),
                 "fade starts at {start} (seen at {i})"
             );
             assert!((28..=36).contains(&i), "seen at {i}");
         }
         assert!(changes[37..].iter().all(|c| *c == SceneChange::None));
+        // From a still shot the last frame before the fade lies on the line (its t = 0):
+        // the fade starts on the frame after it, and no earlier (a new face's boxes
+        // carried back to the fade's start would lie over the old shot alone). The first
+        // report is the one the tracker acts on; once the fade is over, spans of the new
+        // shot's frames fit the line about as well and start anywhere near.
+        let mut c = CutDetector::default();
+        let mut seen = Vec::new();
+        let still = bytes(&a);
+        for i in 0..30usize {
+            let frame = match i {
+                0..10 => still.clone(),
+                10..18 => mix(&a, &b, (i - 9) as f32 / 9.0),
+                _ => bytes(&b),
+            };
+            if let SceneChange::Dissolve { back } = c.next(&frame, w) {
+                seen.push(i - back as usize);
+            }
+        }
+        assert_eq!(seen.first(), Some(&10), "{seen:?}");
+        assert!(seen.iter().all(|&s| (9..=11).contains(&s)), "{seen:?}");
         // The same two shots cut together are a cut, not a dissolve.
         let mut c = CutDetector::default();
         assert_eq!(c.next(&bytes(&a), w), SceneChange::None);
