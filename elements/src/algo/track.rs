@@ -757,16 +757,15 @@ impl Tracker {
         match change {
             SceneChange::Cut => {
                 self.tracks.clear();
-                // A cut on the frame after a cut leaves that frame a scene of its own: a
-                // whip-pan's smear between two framings (or a flash), where the detector
-                // finds nothing and no track is carried. It goes with the next scene, so
-                // that the faces found there are carried back onto it along the picture's
-                // motion (the leak benchmark's whip-pans: every face of that frame leaked).
-                self.scene_start = if self.last_cut.is_some_and(|c| c + 1 == frame) {
-                    frame - 1
-                } else {
-                    frame
-                };
+                // A cut on the frame after a cut would leave the frames between a scene of
+                // their own: a whip-pan's smear between two framings (or a flash), where the
+                // detector finds nothing and no track is carried. They go with the next
+                // scene (its start stays at the first of those cuts), so that the faces
+                // found there are carried back onto them along the picture's motion (the
+                // leak benchmark's whip-pans: every face of such a frame leaked).
+                if self.last_cut.is_none_or(|c| c + 1 != frame) {
+                    self.scene_start = frame;
+                }
                 self.last_cut = Some(frame);
                 self.fading_from = None;
             }
@@ -1936,64 +1935,68 @@ mod tests {
     }
 
     #[test]
-    fn a_whip_pans_smeared_frame_between_two_cuts_gets_the_next_shots_faces() {
-        // A face at x = 100 on frames 0..10; a whip-pan: the picture moves 60 px on frames
-        // 10 and 11 and 20 px on frame 12, and frames 10 and 11 are both cuts (the smear
-        // correlates with neither framing); from frame 12 on a face at x = 300, found on
-        // every frame. Frame 10 goes with the new shot: the new face's box is carried back
-        // onto it along the picture's motion (300 - 20 - 60 = 220), as onto frame 11
-        // (280); nothing reaches frame 9, the old shot.
-        let mut tracker = Tracker::new(TrackerConfig {
-            follow_camera: true,
-            ..config(15)
-        });
-        let mut out = Vec::new();
-        for f in 0..30u64 {
-            let dets = match f {
-                0..10 => vec![det(100.0, 100.0, 0.9)],
-                10 | 11 => vec![],
-                _ => vec![det(300.0, 200.0, 0.9)],
+    fn a_whip_pans_smeared_frames_between_cuts_get_the_next_shots_faces() {
+        // A face at x = 100 on frames 0..10; a whip-pan: the picture moves 60 px on each
+        // smeared frame from 10 on and 20 px on the frame after them, and every smeared
+        // frame is a cut (it correlates with neither framing); then a face at x = 300,
+        // found on every frame. The smeared frames go with the new shot: the new face's
+        // box is carried back onto each along the picture's motion (300 - 20 - 60 = 220 on
+        // the last, 60 less on each before it); nothing reaches frame 9, the old shot.
+        for smeared in [2u64, 3] {
+            let end = 10 + smeared;
+            let mut tracker = Tracker::new(TrackerConfig {
+                follow_camera: true,
+                ..config(15)
+            });
+            let mut out = Vec::new();
+            for f in 0..30u64 {
+                let dets = match f {
+                    0..10 => vec![det(100.0, 100.0, 0.9)],
+                    _ if f < end => vec![],
+                    _ => vec![det(300.0, 200.0, 0.9)],
+                };
+                let shift = match f {
+                    _ if (10..end).contains(&f) => 60.0,
+                    _ if f == end => 20.0,
+                    _ => 0.0,
+                };
+                out.extend(tracker.push_frame(FrameInput {
+                    detections: &dets,
+                    change: if (10..end).contains(&f) {
+                        SceneChange::Cut
+                    } else {
+                        SceneChange::None
+                    },
+                    picture: (f > 0).then(|| PictureMotion::shift(shift, 0.0)),
+                    ..FrameInput::default()
+                }));
+            }
+            out.extend(tracker.flush());
+            assert_eq!(out.len(), 30);
+            let new_id = out[end as usize].boxes[0].track_id;
+            for f in 10..end {
+                let x = 280.0 - 60.0 * (end - 1 - f) as f32;
+                let [b] = &out[f as usize].boxes[..] else {
+                    panic!("{smeared} smeared, frame {f}: {:?}", out[f as usize].boxes);
+                };
+                assert_eq!(
+                    (b.track_id, b.origin),
+                    (new_id, Origin::Backfilled),
+                    "{smeared} smeared, frame {f}"
+                );
+                let (cx, cy) = b.bbox.centre();
+                assert!(
+                    (cx - (x + 20.0)).abs() < 1.0 && (cy - 220.0).abs() < 1.0,
+                    "{smeared} smeared, frame {f}: {:?}",
+                    b.bbox
+                );
+            }
+            let [b] = &out[9].boxes[..] else {
+                panic!("frame 9: {:?}", out[9].boxes);
             };
-            let shift = match f {
-                10 | 11 => 60.0,
-                12 => 20.0,
-                _ => 0.0,
-            };
-            out.extend(tracker.push_frame(FrameInput {
-                detections: &dets,
-                change: if f == 10 || f == 11 {
-                    SceneChange::Cut
-                } else {
-                    SceneChange::None
-                },
-                picture: (f > 0).then(|| PictureMotion::shift(shift, 0.0)),
-                ..FrameInput::default()
-            }));
+            assert_ne!(b.track_id, new_id);
+            assert_eq!(b.bbox, BBox::new(100.0, 100.0, 40.0, 40.0));
         }
-        out.extend(tracker.flush());
-        assert_eq!(out.len(), 30);
-        let new_id = out[12].boxes[0].track_id;
-        for (f, x) in [(10, 220.0), (11, 280.0)] {
-            let [b] = &out[f].boxes[..] else {
-                panic!("frame {f}: {:?}", out[f].boxes);
-            };
-            assert_eq!(
-                (b.track_id, b.origin),
-                (new_id, Origin::Backfilled),
-                "frame {f}"
-            );
-            let (cx, cy) = b.bbox.centre();
-            assert!(
-                (cx - (x + 20.0)).abs() < 1.0 && (cy - 220.0).abs() < 1.0,
-                "frame {f}: {:?}",
-                b.bbox
-            );
-        }
-        let [b] = &out[9].boxes[..] else {
-            panic!("frame 9: {:?}", out[9].boxes);
-        };
-        assert_ne!(b.track_id, new_id);
-        assert_eq!(b.bbox, BBox::new(100.0, 100.0, 40.0, 40.0));
     }
 
     #[test]
