@@ -152,6 +152,37 @@ struct Kalman1 {
 /// on the backdrop.
 const BACKFILL_REACH: f32 = 2.0;
 
+/// What two detections of a face that does not move can differ by, in pixels: a constant
+/// part and a part of the box's height. Measured on the leak benchmark's videos (whose faces
+/// never move on their photos: each box's offset from the true one changes only by the
+/// detector's jitter) between detections one and two frames apart: the 90th percentile is
+/// 1.9 and 2.1 px for faces under 16 px high, 2.7 and 3.1 for 16–40 px, 3.6 and 4.3 above
+/// (`seed2`: 1.8 and 2.4, 2.0 and 2.4, 3.7 and 4.8), about 1.5 px and 5 % of the height.
+const DETECTION_JITTER_PX: f32 = 1.5;
+const DETECTION_JITTER_H: f32 = 0.05;
+
+/// What the picture's measured motion can be wrong by over a few frames, in pixels at a
+/// face: on dark, noisy frames the estimator reads a zoom of 1–2 % now and then where
+/// there is none (`bench/motion`).
+const PICTURE_READ_PX: f32 = 1.0;
+
+/// The noise in a face's own motion measured between two of its detections (boxes up to
+/// `height` high), with the picture's measured motion taken out (`picture`) or not.
+fn own_motion_noise(height: f32, picture: bool) -> f32 {
+    DETECTION_JITTER_PX + DETECTION_JITTER_H * height + if picture { PICTURE_READ_PX } else { 0.0 }
+}
+
+/// `d` shortened by `noise` (and to nothing when it is shorter): a displacement is only
+/// believed by what it exceeds its noise by.
+fn shrink(d: (f32, f32), noise: f32) -> (f32, f32) {
+    let len = d.0.hypot(d.1);
+    if len <= noise {
+        return (0.0, 0.0);
+    }
+    let k = (len - noise) / len;
+    (d.0 * k, d.1 * k)
+}
+
 /// How many frames before its first detection a track is backfilled at most. A cross-fade
 /// is seen only once it has mixed in most of the next scene (`CutDetector`: up to 16
 /// frames, seen at its end), and the next scene's faces are often found early in it: a
@@ -1102,7 +1133,10 @@ impl Tracker {
         }
         // Backfill: before its first detection a track's box moves back along the
         // picture's measured motion and its own against it (from its first two, or first
-        // and latest, detections) where the picture's motion is known on every frame from
+        // and latest, detections, shortened by what the detector's jitter and a misread
+        // picture make of a still face: extrapolated back over up to eight frames, a few
+        // pixels of noise between two detections one frame apart carried a small face's
+        // boxes off its photo) where the picture's motion is known on every frame from
         // the backfill's first to this one, else along the mean velocity between the
         // detections; not before the scene's start, not where it is less than half inside
         // the picture.
@@ -1153,7 +1187,9 @@ impl Tracker {
             let span = (now - first) as f32;
             let moved = carried.as_ref().map_or(a, |(_, m)| m.apply_box(&a));
             let ((bx, by), (mx, my)) = (b.centre(), moved.centre());
-            let (vx, vy) = ((bx - mx) / span, (by - my) / span);
+            let noise = own_motion_noise(a.h.max(b.h), carried.is_some());
+            let (dx, dy) = shrink((bx - mx, by - my), noise);
+            let (vx, vy) = (dx / span, dy / span);
             for held in self.held.iter_mut().filter(|h| reach.contains(&h.index)) {
                 held.boxes
                     .retain(|bx| bx.track_id != Some(id) || bx.origin != Origin::Backfilled);
@@ -2356,8 +2392,10 @@ mod tests {
                 _ => (vec![], false),
             })
             .collect();
+        // (4.25 px a frame: the 12 px it moved from frame 10 to 12, less 3.5 px for the
+        // detector's jitter.)
         let out = run(&mut Tracker::new(config(15)), frames);
-        assert_eq!(out[8].boxes[0].bbox.x, 38.0);
+        assert_eq!(out[8].boxes[0].bbox.x, 41.5);
     }
 
     /// Runs frames with candidates only through a tracker and returns every released frame.
@@ -2530,7 +2568,8 @@ mod tests {
         }
         // Without the picture's motion on frame 5, the boxes move back along the
         // detections' velocity at the first box's size: only as far as two box heights
-        // (frames 5 and 4), and on frame 4 already half off the face.
+        // (frames 5 and 4), and on frame 4 already about half off the face (IoU under 0.6,
+        // against over 0.9 along the picture's motion).
         let out = run_zoom(false);
         let linear: Vec<(u64, BBox)> = out
             .iter()
@@ -2538,7 +2577,7 @@ mod tests {
             .flat_map(|f| f.boxes.iter().map(move |b| (f.index, b.bbox)))
             .collect();
         assert_eq!(linear.len(), 2, "{linear:?}");
-        assert!(linear[0].1.iou(&truth(4)) < 0.5, "{linear:?}");
+        assert!(linear[0].1.iou(&truth(4)) < 0.6, "{linear:?}");
     }
 
     #[test]
@@ -2810,7 +2849,8 @@ mod tests {
         assert_eq!(covered, [4, 5]);
 
         // A fast face (15 px a frame, 40 px high) in a large frame: backfilled only as far
-        // as two box heights (80 px: five frames) from where it was first found.
+        // as two box heights from where it was first found (80 px: six frames of the 30 px
+        // it moved from frame 6 to 8, less 3.5 px for the detector's jitter, over two).
         let frames = entering(400.0, 15.0);
         let mut cfg = config(8);
         cfg.frame_size = (1000, 400);
@@ -2820,7 +2860,56 @@ mod tests {
             .filter(|f| f.index < 6 && !f.boxes.is_empty())
             .map(|f| f.index)
             .collect();
-        assert_eq!(covered, [1, 2, 3, 4, 5]);
+        assert_eq!(covered, [0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_still_faces_backfill_does_not_follow_its_detectors_jitter() {
+        // A 14 px face that does not move, found on frames 10, 11 and 12, the last box 3 px
+        // lower (the detector's jitter, under 1.5 px + 5 % of the height + 1 px for the
+        // picture's read). Backfilled along the "motion" from its first to its latest box,
+        // the boxes marched up 1.5 px a frame: 12 px, almost the face's height, by frame 2.
+        let mut tracker = Tracker::new(TrackerConfig {
+            frame_size: (640, 360),
+            follow_camera: true,
+            ..config(15)
+        });
+        let face = |y: f32| Detection {
+            class: ObjectClass::Face,
+            bbox: BBox::new(300.0, y, 12.0, 14.0),
+            score: 0.9,
+            points: vec![],
+        };
+        let mut out = Vec::new();
+        for f in 0..20u64 {
+            let dets = match f {
+                10 | 11 => vec![face(100.0)],
+                12 => vec![face(103.0)],
+                _ => vec![],
+            };
+            out.extend(tracker.push_frame(FrameInput {
+                detections: &dets,
+                picture: Some(PictureMotion::shift(0.0, 0.0)),
+                ..FrameInput::default()
+            }));
+        }
+        out.extend(tracker.flush());
+        let backfilled: Vec<(u64, BBox)> = out
+            .iter()
+            .flat_map(|f| f.boxes.iter().map(move |b| (f.index, b)))
+            .filter(|(_, b)| b.origin == Origin::Backfilled)
+            .map(|(i, b)| (i, b.bbox))
+            .collect();
+        assert_eq!(
+            backfilled.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            (2..10).collect::<Vec<u64>>()
+        );
+        for (i, b) in backfilled {
+            assert!(
+                (b.x - 300.0).abs() < 0.5 && (b.y - 100.0).abs() < 0.5,
+                "frame {i}: {b:?}"
+            );
+        }
     }
 
     #[test]
