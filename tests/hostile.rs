@@ -621,6 +621,80 @@ fn run_damaged(file: &Path, out_dir: &Path) -> Result<(Outcome, f64), String> {
 /// The time limit per damaged file.
 const LIMIT_S: u32 = 60;
 
+/// An MP4 whose audio track's sample description is zeroed (the format code and what
+/// follows it; its size kept, so GStreamer's demuxer reads on): redacted without that
+/// track, with a warning that names it, and the output opens (copied verbatim, as every
+/// MP4 audio track is, the damaged track went into the output without a word; with its
+/// size zeroed as well, the damaged-media corpus's `clip_mp4-zbox36.mp4`, ffmpeg could not
+/// open the output at all: "invalid STSD entries").
+#[test]
+fn a_damaged_audio_track_is_left_out_with_a_warning() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = temp_dir("damaged-audio");
+    let clip = data.join("video/short_hamilton_clip.mp4");
+    let input = dir.join("clip.mp4");
+    ffmpeg(
+        &[
+            "-t",
+            "1",
+            "-i",
+            clip.to_str().unwrap(),
+            "-vf",
+            "scale=320:180",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+        ],
+        &input,
+    );
+    let mut bytes = std::fs::read(&input).unwrap();
+    let at = bytes.windows(4).rposition(|w| w == b"mp4a").unwrap();
+    let size = u32::from_be_bytes(bytes[at - 4..at].try_into().unwrap()) as usize;
+    bytes[at..at - 4 + size].fill(0);
+    std::fs::write(&input, bytes).unwrap();
+    let output = dir.join("out.mp4");
+    let run = redact_within(
+        LIMIT_S,
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+            "--no-verify",
+        ],
+    );
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "its audio track is damaged (its sample format is zeroed): the output has none"
+        ),
+        "{err}"
+    );
+    let streams = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(streams.status.success(), "{streams:?}");
+    assert_eq!(String::from_utf8_lossy(&streams.stdout).trim(), "video");
+    assert_eq!(
+        probed_frames(&output),
+        reported_frames(&String::from_utf8_lossy(&run.stdout))
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn damaged_media_corpus_succeeds_or_is_refused_clearly() {
     let Some(data) = common::shared_data() else {

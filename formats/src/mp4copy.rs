@@ -14,7 +14,7 @@
 //! No file access: the input and the output are read through [`ReadAt`]; [`plan_append`]
 //! says what to write, and the caller writes it.
 
-use crate::mp4::{box_header, child, children, find_moov, handler};
+use crate::mp4::{box_header, child, children, find_moov, handler, walk};
 use crate::truncation::ReadAt;
 
 /// The tracks to copy from one input file.
@@ -25,6 +25,9 @@ pub struct Tracks {
     tracks: Vec<Track>,
     /// The handler types of the input's tracks that are not copied (the video among them).
     skipped: Vec<[u8; 4]>,
+    /// Tracks of the kinds asked for that are not copied because they are damaged: their
+    /// handler type and why.
+    damaged: Vec<([u8; 4], String)>,
     /// How late the input's first video track starts (its leading empty edits), in the
     /// input's movie time scale: GStreamer writes the redacted video from time 0 when it
     /// is alone in the file, so the output's video is delayed by as much again.
@@ -55,6 +58,11 @@ impl Tracks {
         &self.skipped
     }
 
+    /// The tracks of the kinds asked for that are damaged, not copied: handler type, why.
+    pub fn damaged(&self) -> &[([u8; 4], String)] {
+        &self.damaged
+    }
+
     /// The bytes of sample data to copy.
     pub fn data_len(&self) -> u64 {
         self.tracks
@@ -80,7 +88,9 @@ pub struct Append {
 /// The tracks of the MP4/MOV file read through `file` (`len` bytes) whose handler is one
 /// of `kinds`, ready to copy; an error says why they cannot be copied verbatim (then none
 /// is): not an MP4, fragmented, sample data in another file, a sample table that does not
-/// add up, data past the end of the file or shared with another track.
+/// add up, data past the end of the file or shared with another track. A track whose
+/// sample description is damaged is left out ([`Tracks::damaged`]): copied, it would make
+/// the whole output unreadable.
 pub fn read_tracks(file: &mut impl ReadAt, len: u64, kinds: &[[u8; 4]]) -> Result<Tracks, String> {
     let (_, _, moov) = find_moov(file, len)?;
     let children = children(&moov).ok_or("its movie header is damaged")?;
@@ -95,6 +105,7 @@ pub fn read_tracks(file: &mut impl ReadAt, len: u64, kinds: &[[u8; 4]]) -> Resul
     let mut tracks = Vec::new();
     let mut others = Vec::new();
     let mut skipped = Vec::new();
+    let mut damaged = Vec::new();
     for trak in children.iter().filter(|c| &c.kind == b"trak") {
         let handler = handler(trak.body).ok_or("a track has no handler")?;
         let chunks = track_chunks(trak.body, &handler)?;
@@ -107,7 +118,14 @@ pub fn read_tracks(file: &mut impl ReadAt, len: u64, kinds: &[[u8; 4]]) -> Resul
                 fourcc(&handler)
             ));
         }
-        if kinds.contains(&handler) {
+        let damage = kinds
+            .contains(&handler)
+            .then(|| sample_description_damage(trak.body))
+            .flatten();
+        if let Some(why) = damage {
+            others.extend(chunks);
+            damaged.push((handler, why));
+        } else if kinds.contains(&handler) {
             tracks.push(Track {
                 handler,
                 trak: trak.whole.to_vec(),
@@ -149,8 +167,41 @@ pub fn read_tracks(file: &mut impl ReadAt, len: u64, kinds: &[[u8; 4]]) -> Resul
         timescale,
         tracks,
         skipped,
+        damaged,
         video_delay,
     })
+}
+
+/// What is wrong with a track's sample description (`mdia/minf/stbl/stsd`, given the
+/// `trak` body), which says how its samples are coded: missing, no entry, an entry that
+/// does not fit, or a format of four zero bytes (zeroed; old QuickTime formats such as
+/// `ms\0\x11` are not all printable, so nothing more is asked of it).
+/// ffmpeg refuses a whole file with such a track ("invalid STSD entries"), and GStreamer's
+/// demuxer calls it corrupt.
+fn sample_description_damage(trak: &[u8]) -> Option<String> {
+    let Some(stsd) = child(trak, b"mdia")
+        .and_then(|m| child(m, b"minf"))
+        .and_then(|m| child(m, b"stbl"))
+        .and_then(|s| child(s, b"stsd"))
+    else {
+        return Some("its sample description is missing".into());
+    };
+    let count = u32_at(stsd, 4).unwrap_or(0);
+    if count == 0 {
+        return Some("its sample description has no entry".into());
+    }
+    let entries = stsd.get(8..).map(walk).map(|(e, _)| e).unwrap_or_default();
+    // A sample entry: size and format (8), reserved (6), data reference index (2).
+    if entries.len() != count as usize || entries.iter().any(|e| e.whole.len() < 16) {
+        return Some(format!(
+            "its sample description is cut short: {count} entries declared, {} readable",
+            entries.iter().filter(|e| e.whole.len() >= 16).count()
+        ));
+    }
+    entries
+        .iter()
+        .any(|e| e.kind == [0; 4])
+        .then(|| "its sample format is zeroed".into())
 }
 
 /// How to append `tracks` (read from `input`) to the MP4/MOV file read through `output`
@@ -707,6 +758,7 @@ mod tests {
         sizes: &[u32],
     ) -> Vec<u8> {
         let hdlr = bx(b"hdlr", &[&[0; 8], handler, &[0; 12]]);
+        let entry = if handler == b"vide" { b"avc1" } else { b"mp4a" };
         let stco: Vec<u8> = [be(0), be(offsets.len() as u32)]
             .into_iter()
             .chain(offsets.iter().map(|o| be(*o)))
@@ -721,7 +773,7 @@ mod tests {
         let stbl = bx(
             b"stbl",
             &[
-                &bx(b"stsd", &[&[0; 8]]),
+                &bx(b"stsd", &[&be(0), &be(1), &bx(entry, &[&[0; 8]])]),
                 &bx(b"stsc", &[&stsc]),
                 &bx(b"stsz", &[&stsz]),
                 &bx(b"stco", &[&stco]),
@@ -915,6 +967,49 @@ mod tests {
         );
         let copied = read_tracks(&mut &merged[..], merged.len() as u64, &[*b"soun"]).unwrap();
         assert_eq!(copied.data_len(), 21);
+    }
+
+    #[test]
+    fn a_track_with_a_damaged_sample_description_is_left_out() {
+        let input = input();
+        let check =
+            |file: &[u8]| read_tracks(&mut &file[..], file.len() as u64, &[*b"soun"]).unwrap();
+        assert_eq!(check(&input).handlers(), vec![*b"soun"]);
+        // The audio's sample entry with its format zeroed (as the damaged-media corpus
+        // makes it: copied, the output could not be opened).
+        let at = input.windows(4).rposition(|w| w == b"mp4a").unwrap();
+        let mut zeroed = input.clone();
+        zeroed[at..at + 4].copy_from_slice(&[0; 4]);
+        let tracks = check(&zeroed);
+        assert!(tracks.is_empty());
+        assert_eq!(tracks.data_len(), 0);
+        assert_eq!(tracks.damaged().len(), 1);
+        assert_eq!(tracks.damaged()[0].0, *b"soun");
+        assert!(
+            tracks.damaged()[0].1.contains("zeroed"),
+            "{:?}",
+            tracks.damaged()
+        );
+        // Its size zeroed too (a box of size 0 runs to the end of its parent).
+        let mut sized = zeroed.clone();
+        sized[at - 4..at].copy_from_slice(&[0; 4]);
+        assert!(check(&sized).damaged()[0].1.contains("zeroed"));
+        // Its size too small for a sample entry.
+        let mut short = input.clone();
+        short[at - 4..at].copy_from_slice(&be(12));
+        let damaged = check(&short).damaged().to_vec();
+        assert!(damaged[0].1.contains("cut short"), "{damaged:?}");
+        // No entry at all.
+        let stsd = input.windows(4).rposition(|w| w == b"stsd").unwrap();
+        let mut empty = input.clone();
+        empty[stsd + 8..stsd + 12].copy_from_slice(&be(0));
+        let tracks = check(&empty);
+        assert!(tracks.is_empty());
+        assert!(
+            tracks.damaged()[0].1.contains("no entry"),
+            "{:?}",
+            tracks.damaged()
+        );
     }
 
     #[test]

@@ -681,7 +681,7 @@ fn redact_file(
         let cpu = process_cpu_time();
         play(&pipeline, input, &|w| reporter.warn(w))?;
         let timings = Timings::collect(&pipeline, process_cpu_time() - cpu);
-        if let Some(tracks) = &tracks {
+        if let Some(tracks) = tracks.as_ref().filter(|t| !t.is_empty()) {
             tracks::append(input, &tmp, tracks)?;
         }
         Ok(timings)

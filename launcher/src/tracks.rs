@@ -30,7 +30,8 @@ fn kind_name(handler: &[u8; 4]) -> String {
 
 /// The tracks of `input` (an MP4/MOV) to copy into its redacted file, audio left out when
 /// `no_audio`; `None` when it is no MP4/MOV or cannot be copied verbatim (GStreamer then
-/// copies the audio). Tracks that will be lost either way are named through `warn`.
+/// copies the audio), and none to copy when the only ones were damaged (GStreamer copies
+/// none either). Tracks that will be lost either way are named through `warn`.
 pub fn mp4_tracks(input: &Path, no_audio: bool, warn: &dyn Fn(&str)) -> Option<Tracks> {
     if !matches!(media::extension(input).as_str(), "mp4" | "mov") {
         return None;
@@ -57,7 +58,18 @@ pub fn mp4_tracks(input: &Path, no_audio: bool, warn: &dyn Fn(&str)) -> Option<T
             kind_name(handler)
         ));
     }
-    tracks.ok().filter(|t| !t.is_empty())
+    // A damaged track is neither copied nor left to GStreamer (whose copy of it, muxed
+    // without a sample description, made the output unreadable).
+    for (handler, damage) in tracks.iter().flat_map(|t| t.damaged()) {
+        warn(&format!(
+            "{}: its {} track is damaged ({damage}): the output has none",
+            input.display(),
+            kind_name(handler)
+        ));
+    }
+    tracks
+        .ok()
+        .filter(|t| !t.is_empty() || !t.damaged().is_empty())
 }
 
 /// Appends `tracks`, read from `input`, to the redacted MP4/MOV file at `output`.
