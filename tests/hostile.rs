@@ -618,6 +618,12 @@ fn run_damaged(file: &Path, out_dir: &Path) -> Result<(Outcome, f64), String> {
     }
 }
 
+/// ffmpeg's input arguments for the damaged-media sources: the first second of `clip`, at
+/// 320×180.
+fn first_second(clip: &str) -> [&str; 6] {
+    ["-t", "1", "-i", clip, "-vf", "scale=320:180"]
+}
+
 /// The time limit per damaged file.
 const LIMIT_S: u32 = 60;
 
@@ -635,19 +641,9 @@ fn a_damaged_audio_track_is_left_out_with_a_warning() {
     let dir = temp_dir("damaged-audio");
     let clip = data.join("video/short_hamilton_clip.mp4");
     let input = dir.join("clip.mp4");
+    let codecs = ["-c:v", "libx264", "-c:a", "aac"];
     ffmpeg(
-        &[
-            "-t",
-            "1",
-            "-i",
-            clip.to_str().unwrap(),
-            "-vf",
-            "scale=320:180",
-            "-c:v",
-            "libx264",
-            "-c:a",
-            "aac",
-        ],
+        &[&first_second(clip.to_str().unwrap())[..], &codecs].concat(),
         &input,
     );
     let mut bytes = std::fs::read(&input).unwrap();
@@ -703,7 +699,7 @@ fn damaged_media_corpus_succeeds_or_is_refused_clearly() {
     let dir = temp_dir("damaged");
     let clip = data.join("video/short_hamilton_clip.mp4");
     let clip = clip.to_str().unwrap();
-    let small = ["-t", "1", "-i", clip, "-vf", "scale=320:180"];
+    let small = first_second(clip);
     let made: [(&str, &[&str]); 8] = [
         ("clip.mp4", &["-c:v", "libx264", "-c:a", "aac"]),
         (

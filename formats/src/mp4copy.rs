@@ -118,22 +118,18 @@ pub fn read_tracks(file: &mut impl ReadAt, len: u64, kinds: &[[u8; 4]]) -> Resul
                 fourcc(&handler)
             ));
         }
-        let damage = kinds
-            .contains(&handler)
-            .then(|| sample_description_damage(trak.body))
-            .flatten();
-        if let Some(why) = damage {
+        if !kinds.contains(&handler) {
+            others.extend(chunks);
+            skipped.push(handler);
+        } else if let Some(why) = sample_description_damage(trak.body) {
             others.extend(chunks);
             damaged.push((handler, why));
-        } else if kinds.contains(&handler) {
+        } else {
             tracks.push(Track {
                 handler,
                 trak: trak.whole.to_vec(),
                 chunks,
             });
-        } else {
-            others.extend(chunks);
-            skipped.push(handler);
         }
     }
     // Never a byte of another track (the video): sorted ranges, checked pairwise.
@@ -975,8 +971,7 @@ mod tests {
         let check =
             |file: &[u8]| read_tracks(&mut &file[..], file.len() as u64, &[*b"soun"]).unwrap();
         assert_eq!(check(&input).handlers(), vec![*b"soun"]);
-        // The audio's sample entry with its format zeroed (as the damaged-media corpus
-        // makes it: copied, the output could not be opened).
+        // The audio's sample entry with its format zeroed.
         let at = input.windows(4).rposition(|w| w == b"mp4a").unwrap();
         let mut zeroed = input.clone();
         zeroed[at..at + 4].copy_from_slice(&[0; 4]);
@@ -990,7 +985,8 @@ mod tests {
             "{:?}",
             tracks.damaged()
         );
-        // Its size zeroed too (a box of size 0 runs to the end of its parent).
+        // Its size zeroed too, as the damaged-media corpus zeroes a box (copied, the output
+        // could not be opened; a box of size 0 runs to the end of its parent).
         let mut sized = zeroed.clone();
         sized[at - 4..at].copy_from_slice(&[0; 4]);
         assert!(check(&sized).damaged()[0].1.contains("zeroed"));
