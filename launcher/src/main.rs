@@ -334,7 +334,8 @@ struct DetectorArgs {
     /// A face candidate (see --candidate-threshold) that recurs at the same place on this many
     /// detector runs in a row starts a track of its own, backfilled along them: a blurred
     /// or covered face that the detector never scores above the threshold but sees every
-    /// time. 0 = never; at most the runs --lookahead holds (6 with --interval 3);
+    /// time. 0 = never; at most one fewer than the runs --lookahead holds, so that one run
+    /// may miss it (5 of 6 with --interval 3);
     /// candidates higher than 48 px never. Measured on the leak benchmark (README "Leaks").
     #[arg(long, default_value_t = redact_elements::track::DEFAULT_CANDIDATE_RUN)]
     candidate_run: u32,

@@ -586,7 +586,7 @@ impl ObjectImpl for RedactTrack {
                     .build(),
                 glib::ParamSpecUInt::builder("candidate-run")
                     .nick("Candidate run")
-                    .blurb("A face candidate of redactdetect (a find below its threshold) that recurs at the same place on this many detector runs in a row starts a track, backfilled along them (0 = never; at least 2, at most the runs the lookahead holds: 6 with lookahead 15 and interval 3; candidates higher than 48 px never): a blurred or covered face the detector is never sure of but sees every time. Such a track keeps a predicted box only as long as one found once, until a detection confirms it")
+                    .blurb("A face candidate of redactdetect (a find below its threshold) that recurs at the same place on this many detector runs in a row starts a track, backfilled along them (0 = never; at least 2, at most one fewer than the runs the lookahead holds, so that one run may miss it: 5 of the 6 with lookahead 15 and interval 3; candidates higher than 48 px never): a blurred or covered face the detector is never sure of but sees every time. Such a track keeps a predicted box only as long as one found once, until a detection confirms it")
                     .maximum(1000)
                     .default_value(DEFAULT_CANDIDATE_RUN)
                     .mutable_ready()

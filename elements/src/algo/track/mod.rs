@@ -97,8 +97,8 @@ pub struct TrackerConfig {
     /// now and then) starts a track of its own, backfilled along them (0 = never): a
     /// blurred or covered face that the detector is never sure of, but sees every time.
     /// Such a track keeps a predicted box only as long as a track found once until a
-    /// detection confirms it. At most the runs the lookahead holds are asked for
-    /// (`candidate_runs_needed`); candidates higher than
+    /// detection confirms it. At most one fewer than the runs the lookahead holds is
+    /// asked for (`candidate_runs_needed`); candidates higher than
     /// `CANDIDATE_RUN_MAX_HEIGHT` never start one.
     pub candidate_run: u32,
 }
@@ -112,11 +112,12 @@ impl TrackerConfig {
     }
 
     /// Detector runs a candidate must recur on to start a track: `candidate_run`, at
-    /// least 2, and at most the runs the lookahead holds with the current frame (with a
-    /// lookahead of 15 frames and `detect_interval` 3: 6).
+    /// least 2, and at most one fewer than the runs the lookahead holds with the current
+    /// frame, so that one run may miss it (with a lookahead of 15 frames and
+    /// `detect_interval` 3, 6 runs are held: 5 of them).
     fn candidate_runs_needed(&self) -> u32 {
         let held = self.lookahead / self.detect_interval.max(1) + 1;
-        self.candidate_run.min(held).max(2)
+        self.candidate_run.min(held.saturating_sub(1)).max(2)
     }
 
     /// Frames spanned by two detector runs: a face missed on one run is seen again this
