@@ -1,6 +1,7 @@
 //! The `redact` launcher as a library: the commands' logic, shared by the binary and the
 //! end-to-end tests in `tests/`.
 
+pub mod archive;
 pub mod detect;
 pub mod device;
 pub mod eval;
