@@ -508,13 +508,13 @@ impl Tracker {
         // --interval 3 an audience face of the Hamilton clip found on two runs went
         // unmasked on the five frames up to the next find). Nor did those of a track begun
         // within a cross-fade and not found after it (`Track::faded_in`): all taken back.
-        let run_frames = u64::from(cfg.detect_interval.max(1)) - 1;
+        let between_runs = u64::from(cfg.detect_interval.max(1)) - 1;
         let unfound: Vec<(u32, u64)> = self
             .tracks
             .iter()
             .filter(|t| t.misses > cfg.max_age && ((!t.first_pass && t.hits < 2) || t.faded_in))
             .map(|t| {
-                let kept = if t.faded_in { 0 } else { run_frames };
+                let kept = if t.faded_in { 0 } else { between_runs };
                 (t.id, t.last_frame + kept)
             })
             .collect();
