@@ -499,33 +499,22 @@ impl Tracker {
             }
         }
         // A track of one verification find alone that ends unfound: its predicted boxes
-        // (all still held while unconfirmed_max_age < lookahead) bridged nothing, and are
-        // taken back — but for those up to the next detector run: with `--interval` N the
-        // find is all the verification pass says of the N − 1 frames after it (with
-        // --interval 3 the Hamilton clip's audience heads that CenterFace finds on one run
-        // went unmasked on the two frames after it). One found twice is a face the first
-        // pass misses: it keeps them, as a first-pass track found once does (with
-        // --interval 3 an audience face of the Hamilton clip found on two runs went
-        // unmasked on the five frames up to the next find). Nor did those of a track begun
-        // within a cross-fade and not found after it (`Track::faded_in`): all taken back.
-        let between_runs = u64::from(cfg.detect_interval.max(1)) - 1;
-        let unfound: Vec<(u32, u64)> = self
+        // (all still held while unconfirmed_max_age < lookahead) bridged nothing. One found
+        // twice is a face the first pass misses: it keeps them, as a first-pass track
+        // found once does (with --interval 3 an audience face of the Hamilton clip found
+        // on two runs went unmasked on the five frames up to the next find). Nor did those
+        // of a track begun within a cross-fade and not found after it (`Track::faded_in`).
+        let unfound: Vec<u32> = self
             .tracks
             .iter()
             .filter(|t| t.misses > cfg.max_age && ((!t.first_pass && t.hits < 2) || t.faded_in))
-            .map(|t| {
-                let kept = if t.faded_in { 0 } else { between_runs };
-                (t.id, t.last_frame + kept)
-            })
+            .map(|t| t.id)
             .collect();
         if !unfound.is_empty() {
             for held in &mut self.held {
-                let index = held.index;
                 held.boxes.retain(|b| {
                     b.origin != Origin::Predicted
-                        || b.track_id.is_none_or(|id| {
-                            !unfound.iter().any(|&(u, kept)| u == id && index > kept)
-                        })
+                        || b.track_id.is_none_or(|id| !unfound.contains(&id))
                 });
             }
         }

@@ -218,46 +218,6 @@ fn verified_finds_are_bridged_not_extrapolated() {
 }
 
 #[test]
-fn a_single_verified_find_covers_the_frames_up_to_the_next_run() {
-    // The verification pass finds something once, on frame 9, and never again. With the
-    // detectors on every third frame, that find is all they say of frames 10 and 11: its
-    // track's predicted boxes stay there, and only those after are taken back. Detecting
-    // every frame, it is masked on frame 9 alone.
-    for (interval, want) in [(3, vec![9, 10, 11]), (1, vec![9])] {
-        let mut tracker = Tracker::new(TrackerConfig {
-            high_threshold: 0.2,
-            detect_interval: interval,
-            ..config(15)
-        });
-        let mut out = Vec::new();
-        for i in 0..30u64 {
-            let verified = if i == 9 {
-                vec![det(300.0, 200.0, 0.25)]
-            } else {
-                vec![]
-            };
-            out.extend(tracker.push_frame(FrameInput {
-                verified: &verified,
-                ..FrameInput::default()
-            }));
-        }
-        out.extend(tracker.flush());
-        assert_eq!(out.len(), 30);
-        let masked: Vec<u64> = out
-            .iter()
-            .filter(|f| !f.boxes.is_empty())
-            .map(|f| f.index)
-            .collect();
-        assert_eq!(masked, want, "interval {interval}");
-        for f in out.iter().filter(|f| f.index > 9 && !f.boxes.is_empty()) {
-            assert_eq!(f.boxes[0].origin, Origin::Predicted, "frame {}", f.index);
-            let iou = f.boxes[0].bbox.iou(&det(300.0, 200.0, 0.25).bbox);
-            assert!(iou > 0.8, "frame {}: {:?}", f.index, f.boxes[0].bbox);
-        }
-    }
-}
-
-#[test]
 fn verified_finds_beside_a_track_are_bridged_under_its_id() {
     // As with interval 3: the first pass finds a face on every third frame, the
     // verification pass a box over its lower right part on the same frames (CenterFace
