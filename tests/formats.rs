@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{ffmpeg, redact_within, stderr, temp_dir};
+use common::{ffmpeg, redact_within, run_within, stderr, temp_dir};
 
 /// One stream of a file as ffprobe sees it: kind, codec, its packets' times in seconds and
 /// (in stream order) their data's MD5 sums.
@@ -297,16 +297,7 @@ fn real_world_formats_are_redacted_with_every_frame_and_audio_packet() {
         args.extend(case.args);
         ffmpeg(&args, &input);
         let output = dir.join(format!("{}.out.{}", case.name, case.ext));
-        let run = redact_within(
-            120,
-            &[
-                "run",
-                input.to_str().unwrap(),
-                "-o",
-                output.to_str().unwrap(),
-                "--no-verify",
-            ],
-        );
+        let run = run_within(120, &input, &output, &["--no-verify"]);
         let err = stderr(&run);
         if !run.status.success() {
             failures.push(format!("{}: {:?} {err}", case.name, run.status));
@@ -430,16 +421,7 @@ fn real_world_formats_are_redacted_with_every_frame_and_audio_packet() {
         &input,
     );
     let output = dir.join("vbr.out.ts");
-    let run = redact_within(
-        120,
-        &[
-            "run",
-            input.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-            "--no-verify",
-        ],
-    );
+    let run = run_within(120, &input, &output, &["--no-verify"]);
     let err = stderr(&run);
     assert!(run.status.success(), "vbr.ts: {err}");
     assert!(err.contains("has no timestamps"), "vbr.ts: {err}");
@@ -562,16 +544,7 @@ fn a_video_track_much_shorter_than_its_audio_is_explained() {
         &["-i", input.to_str().unwrap(), "-c", "copy", "-t", "1"],
         &cut,
     );
-    let run = redact_within(
-        120,
-        &[
-            "run",
-            cut.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-            "-q",
-        ],
-    );
+    let run = run_within(120, &cut, &output, &["-q"]);
     assert_eq!(run.status.code(), Some(0), "the cut file: {}", stderr(&run));
     assert!(output.exists(), "the cut file is redacted");
     std::fs::remove_dir_all(dir).unwrap();
@@ -655,16 +628,7 @@ fn rotated_phone_video_is_redacted_upright() {
         "phone file {on_phone} faces vs upright {up} (on its side: {side})"
     );
     let out = dir.join("phone.out.mp4");
-    let run = redact_within(
-        120,
-        &[
-            "run",
-            phone.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--no-verify",
-        ],
-    );
+    let run = run_within(120, &phone, &out, &["--no-verify"]);
     assert!(run.status.success(), "{}", stderr(&run));
     let probe = Command::new("ffprobe")
         .args([

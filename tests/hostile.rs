@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use common::{ffmpeg, redact_within, stderr, temp_dir, zip_names};
+use common::{ffmpeg, redact_within, run_within, stderr, temp_dir, zip_names};
 use zip::write::SimpleFileOptions;
 
 /// Replaces every occurrence of `from` by `to` (same length) in a file: names in a ZIP's
@@ -87,16 +87,7 @@ fn hostile_zips_are_contained() {
     patch(&zip_path, b"dupB.jpg", b"dupA.jpg");
     patch(&zip_path, b"nonutf8x.jpg", b"nonutf8\xff.jpg");
     let out = dir.join("out.zip");
-    let run = redact_within(
-        300,
-        &[
-            "run",
-            zip_path.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--no-plates",
-        ],
-    );
+    let run = run_within(300, &zip_path, &out, &["--no-plates"]);
     let err = stderr(&run);
     assert!(run.status.success(), "{err}");
     for said in [
@@ -153,16 +144,7 @@ fn hostile_zips_are_contained() {
         w.finish().unwrap();
     }
     let out2 = dir.join("locked.out.zip");
-    let run = redact_within(
-        300,
-        &[
-            "run",
-            enc.to_str().unwrap(),
-            "-o",
-            out2.to_str().unwrap(),
-            "--no-plates",
-        ],
-    );
+    let run = run_within(300, &enc, &out2, &["--no-plates"]);
     let err = stderr(&run);
     assert_eq!(run.status.code(), Some(1), "{err}");
     assert!(err.contains("'secret.jpg' is encrypted"), "{err}");
@@ -185,10 +167,7 @@ fn hostile_zips_are_contained() {
     assert!(std::fs::metadata(&bomb).unwrap().len() < 2 << 20);
     let out3 = dir.join("bomb.out.zip");
     let started = std::time::Instant::now();
-    let run = redact_within(
-        60,
-        &["run", bomb.to_str().unwrap(), "-o", out3.to_str().unwrap()],
-    );
+    let run = run_within(60, &bomb, &out3, &[]);
     let err = stderr(&run);
     assert_eq!(run.status.code(), Some(1), "{err}");
     assert!(err.contains("decompression bomb"), "{err}");
@@ -231,16 +210,7 @@ fn hostile_folders_are_contained() {
     let root = std::fs::File::open(&locked).is_ok();
 
     let out = dir.join("out");
-    let run = redact_within(
-        300,
-        &[
-            "run",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--no-plates",
-        ],
-    );
+    let run = run_within(300, &input, &out, &["--no-plates"]);
     let err = stderr(&run);
     assert!(err.contains("symbolic link"), "links named: {err}");
     if root {
@@ -255,15 +225,7 @@ fn hostile_folders_are_contained() {
 
     // The output folder inside the input folder is refused before anything is written.
     let inner = input.join("redacted");
-    let run = redact_within(
-        60,
-        &[
-            "run",
-            input.to_str().unwrap(),
-            "-o",
-            inner.to_str().unwrap(),
-        ],
-    );
+    let run = run_within(60, &input, &inner, &[]);
     assert_eq!(run.status.code(), Some(1));
     assert!(
         stderr(&run).contains("must not be inside the input folder"),
@@ -557,16 +519,7 @@ fn run_damaged(file: &Path, out_dir: &Path) -> Result<(Outcome, f64), String> {
     let name = file.file_name().unwrap().to_string_lossy().to_string();
     let output = out_dir.join(format!("out-{name}"));
     let started = std::time::Instant::now();
-    let run = redact_within(
-        LIMIT_S,
-        &[
-            "run",
-            file.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-            "--no-verify",
-        ],
-    );
+    let run = run_within(LIMIT_S, file, &output, &["--no-verify"]);
     let secs = started.elapsed().as_secs_f64();
     let err = stderr(&run);
     let stdout = String::from_utf8_lossy(&run.stdout).to_string();
@@ -652,16 +605,7 @@ fn a_damaged_audio_track_is_left_out_with_a_warning() {
     bytes[at..at - 4 + size].fill(0);
     std::fs::write(&input, bytes).unwrap();
     let output = dir.join("out.mp4");
-    let run = redact_within(
-        LIMIT_S,
-        &[
-            "run",
-            input.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-            "--no-verify",
-        ],
-    );
+    let run = run_within(LIMIT_S, &input, &output, &["--no-verify"]);
     let err = stderr(&run);
     assert_eq!(run.status.code(), Some(0), "{err}");
     assert!(
@@ -927,17 +871,7 @@ fn killed_runs_and_full_disks_leave_no_partial_output() {
         eprintln!("SKIPPED the full-disk half: cannot mount a tmpfs here (needs root)");
     } else {
         let target = small.join("out.mp4");
-        let run = redact_within(
-            300,
-            &[
-                "run",
-                clip.to_str().unwrap(),
-                "-o",
-                target.to_str().unwrap(),
-                "--no-verify",
-                "--quiet",
-            ],
-        );
+        let run = run_within(300, &clip, &target, &["--no-verify", "--quiet"]);
         let left: Vec<_> = std::fs::read_dir(&small)
             .unwrap()
             .map(|e| e.unwrap().file_name())

@@ -146,6 +146,18 @@ pub fn redact_within(secs: u32, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `redact run INPUT -o OUTPUT EXTRA…` killed after `secs` ([`redact_within`]).
+pub fn run_within(secs: u32, input: &Path, output: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    redact_within(secs, &args)
+}
+
 /// Runs ffmpeg quietly with `args`, writing `out` (test media from real footage).
 pub fn ffmpeg(args: &[&str], out: &Path) {
     let run = Command::new("ffmpeg")

@@ -364,49 +364,35 @@ impl Tracker {
             .map(|(i, t)| (i, t.predicted_box(0.0), t.class))
             .collect();
 
-        // Stage 1: high-score detections against all tracks. Stage 2: low-score detections
-        // against the tracks left, with a stricter overlap.
+        // Each stage matches its detections against the tracks left unmatched that it lets
+        // in. Stage 1: high-score detections against all tracks. Stage 2: low-score
+        // detections, with a stricter overlap. Then the candidates, against the tracks that
+        // two detections of the first pass confirmed: a stray find of the first pass is not
+        // kept alive by them. Stage 3: the verification pass's detections against the
+        // tracks of its own finds. They do not steer the first pass's tracks: the second
+        // model draws its boxes differently (CenterFace's box of a masked face is often its
+        // lower part).
         let mut matched_track = vec![None; self.tracks.len()];
         let mut matched_det = vec![false; detections.len()];
-        for (ti, di) in associate(&predicted, &high, cfg.match_iou) {
-            matched_track[ti] = Some(di);
-            matched_det[di] = true;
-        }
-        let left: Vec<(usize, BBox, ObjectClass)> = predicted
-            .iter()
-            .filter(|(i, _, _)| matched_track[*i].is_none())
-            .copied()
-            .collect();
-        for (ti, di) in associate(&left, &low, cfg.match_iou.max(0.5)) {
-            matched_track[ti] = Some(di);
-            matched_det[di] = true;
-        }
-        // Then the candidates, against the tracks left that two detections of the first
-        // pass confirmed: a stray find of the first pass is not kept alive by them.
-        let left: Vec<(usize, BBox, ObjectClass)> = predicted
-            .iter()
-            .filter(|(i, _, _)| {
-                let t = &self.tracks[*i];
-                matched_track[*i].is_none() && t.first_pass && t.hits >= 2
-            })
-            .copied()
-            .collect();
-        for (ti, di) in associate(&left, &weak, cfg.match_iou.max(0.5)) {
-            matched_track[ti] = Some(di);
-            matched_det[di] = true;
-        }
-        // Stage 3: the verification pass's detections against the tracks of its own finds
-        // left. They do not steer the first pass's tracks: the second model draws its
-        // boxes differently (CenterFace's box of a masked face is often its lower part).
-        let left: Vec<(usize, BBox, ObjectClass)> = predicted
-            .iter()
-            .filter(|(i, _, _)| matched_track[*i].is_none() && !self.tracks[*i].first_pass)
-            .copied()
-            .collect();
-        for (ti, di) in associate(&left, &second, cfg.match_iou) {
-            matched_track[ti] = Some(di);
-            matched_det[di] = true;
-        }
+        let tracks = &self.tracks;
+        let mut stage =
+            |dets: &[(usize, &Detection)], min_iou: f32, lets_in: &dyn Fn(&Track) -> bool| {
+                let left: Vec<(usize, BBox, ObjectClass)> = predicted
+                    .iter()
+                    .filter(|(i, _, _)| matched_track[*i].is_none() && lets_in(&tracks[*i]))
+                    .copied()
+                    .collect();
+                for (ti, di) in associate(&left, dets, min_iou) {
+                    matched_track[ti] = Some(di);
+                    matched_det[di] = true;
+                }
+            };
+        stage(&high, cfg.match_iou, &|_| true);
+        stage(&low, cfg.match_iou.max(0.5), &|_| true);
+        stage(&weak, cfg.match_iou.max(0.5), &|t| {
+            t.first_pass && t.hits >= 2
+        });
+        stage(&second, cfg.match_iou, &|t| !t.first_pass);
 
         // The camera's motion, from the tracks found on the frame before and on this one:
         // the tracks missed on this frame move with the picture.

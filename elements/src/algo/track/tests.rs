@@ -712,12 +712,9 @@ fn missed_faces_move_with_the_camera() {
         BBox::new(cx - h / 2.0, cy - h / 2.0, h, h)
     };
     let missed = |face: usize, f: u64| face == 4 && (6..14).contains(&f);
-    let mut cfg = config(0);
-    cfg.frame_size = (1280, 720);
-    cfg.follow_camera = true;
-    let mut tracker = Tracker::new(cfg);
-    for f in 0..16u64 {
-        let dets: Vec<Detection> = (0..5)
+    // The faces found on frame `f`: all five but the missed one.
+    let found = |f: u64| -> Vec<Detection> {
+        (0..5)
             .filter(|&i| !missed(i, f))
             .map(|i| Detection {
                 class: ObjectClass::Face,
@@ -725,8 +722,14 @@ fn missed_faces_move_with_the_camera() {
                 score: 0.9,
                 points: vec![],
             })
-            .collect();
-        let out = tracker.push(&dets, SceneChange::None);
+            .collect()
+    };
+    let mut cfg = config(0);
+    cfg.frame_size = (1280, 720);
+    cfg.follow_camera = true;
+    let mut tracker = Tracker::new(cfg);
+    for f in 0..16u64 {
+        let out = tracker.push(&found(f), SceneChange::None);
         if (6..14).contains(&f) {
             let face = &out[0].boxes.iter().find(|b| b.origin == Origin::Predicted);
             let b = face.expect("the missed face has a predicted box").bbox;
@@ -746,16 +749,7 @@ fn missed_faces_move_with_the_camera() {
     let mut tracker = Tracker::new(config(0));
     let mut last = None;
     for f in 0..12u64 {
-        let dets: Vec<Detection> = (0..5)
-            .filter(|&i| !missed(i, f))
-            .map(|i| Detection {
-                class: ObjectClass::Face,
-                bbox: truth(i, f),
-                score: 0.9,
-                points: vec![],
-            })
-            .collect();
-        let out = tracker.push(&dets, SceneChange::None);
+        let out = tracker.push(&found(f), SceneChange::None);
         last = out[0]
             .boxes
             .iter()
