@@ -610,7 +610,7 @@ fn a_damaged_audio_track_is_left_out_with_a_warning() {
     assert_eq!(run.status.code(), Some(0), "{err}");
     assert!(
         err.contains(
-            "its audio track is damaged (its sample format is zeroed): the output has none"
+            "its audio track is damaged (its sample format is zeroed): it is left out of the output"
         ),
         "{err}"
     );

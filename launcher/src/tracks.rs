@@ -62,7 +62,7 @@ pub fn mp4_tracks(input: &Path, no_audio: bool, warn: &dyn Fn(&str)) -> Option<T
     // without a sample description, made the output unreadable).
     for (handler, damage) in tracks.iter().flat_map(|t| t.damaged()) {
         warn(&format!(
-            "{}: its {} track is damaged ({damage}): the output has none",
+            "{}: its {} track is damaged ({damage}): it is left out of the output",
             input.display(),
             kind_name(handler)
         ));
